@@ -24,7 +24,7 @@ func TestScript(t *testing.T) {
 		// UPDATE_GOLDEN=1 go test rewrites the cmp files in the scripts;
 		// review the diff before committing it.
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"status": cmdStatus},
+		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"status": cmdStatus},
 	})
 }
 
