@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/collapse"
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"github.com/urfave/cli/v2"
+)
+
+const name = "sandlock-collapse"
+
+// Exit codes (pipeline.md).
+const (
+	exitOK         = 0
+	exitBadInput   = 1 // malformed stream, or a refused request
+	exitUsage      = 2
+	exitToolFailed = 125 // cannot write the output
+)
+
+// exitError carries an exit code to the one place that prints errors.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+const description = `Reads one or more event streams (stdin, or FILE arguments; "-" is stdin),
+decides every grant the workload needs and writes the grant stream for
+sandlock-emit. Concatenated streams are several runs of the same command:
+their grants are united.
+
+   sandlock-trace -- python3 build.py | sandlock-collapse | sandlock-emit > profile.toml
+   sandlock-collapse run1.ndjson run2.ndjson > grants.ndjson
+   sandlock-collapse --collapse 0 -o grants.ndjson < events.ndjson      # no threshold
+   sandlock-collapse --collapse-prefix /usr/lib/python3.12 < events.ndjson
+   jq 'select(.type=="grant" and .key=="write")' grants.ndjson        # why is it writable?
+
+Filesystem: reads and executed files become read grants; written files
+write grants; creating, removing or renaming an entry a write grant on its
+directory (the nearest one that still exists). Only existing paths are
+granted. --collapse N grants a whole directory once N distinct entries
+directly under it are used. Never granted: /, /proc/self, /proc/<pid>,
+/dev/pts, /dev/tty. Protected paths (/root, */.ssh, */.aws, */.kube,
+*/.gnupg) are never reached by collapsing; guarded ones (/etc, /proc, /sys,
+/dev, /boot, /run/secrets, $HOME) only by a write collapse, with a warning
+listing what else becomes writable.
+
+Network: TCP connects, UDP destinations that data was sent to (not
+getaddrinfo's probes), ICMP targets, TCP bind ports. Limits: from the traced
+peaks (sandlock's memory ledger, not RSS) times --headroom.
+
+Exit status: 0 ok, 1 bad input or refused request, 2 usage error, 125 the
+output could not be written.`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	app := &cli.App{
+		Name:                      name,
+		Usage:                     "turn sandlock-trace events into sandlock grants",
+		UsageText:                 name + " [flags] [FILE...]",
+		Description:               description,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true, // a path may contain a comma
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "collapse", Value: collapse.DefaultThreshold, Usage: "grant a directory once `N` distinct entries directly under it are used (0: off)"},
+			&cli.StringSliceFlag{Name: "collapse-prefix", Usage: "grant everything used under `DIR` as DIR itself (repeatable)"},
+			&cli.BoolFlag{Name: "force-sensitive-collapse", Usage: "allow --collapse-prefix on protected and guarded paths"},
+			&cli.Float64Flag{Name: "headroom", Value: collapse.DefaultHeadroom, Usage: "multiply the traced peaks by `FACTOR` for [limits]"},
+			&cli.StringFlag{Name: "home", Value: getenv("HOME"), Usage: "the user's home `DIR` (guarded: never reached by collapsing)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the grant stream to `FILE` (atomically) instead of stdout"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &exitError{exitUsage, err.Error()}
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run decides the exit code
+		Action: func(ctx *cli.Context) error {
+			return collapseAction(ctx, stdin, stdout, stderr, getenv)
+		},
+	}
+	err := app.Run(args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitBadInput
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return code
+}
+
+func collapseAction(ctx *cli.Context, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	c, err := collapse.New(collapse.Options{
+		Threshold:      ctx.Int("collapse"),
+		Prefixes:       ctx.StringSlice("collapse-prefix"),
+		ForceSensitive: ctx.Bool("force-sensitive-collapse"),
+		Headroom:       ctx.Float64("headroom"),
+		Home:           ctx.String("home"),
+		PathEnv:        getenv("PATH"),
+	})
+	var ue *collapse.UsageError
+	if errors.As(err, &ue) {
+		return &exitError{exitUsage, err.Error()}
+	}
+	if err != nil {
+		return &exitError{exitBadInput, err.Error()}
+	}
+	inputs := ctx.Args().Slice()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	for _, in := range inputs {
+		if err := readInput(c, in, stdin, stderr); err != nil {
+			return err
+		}
+	}
+	res, err := c.Result()
+	if err != nil {
+		return &exitError{exitBadInput, err.Error()}
+	}
+	var buf bytes.Buffer
+	w := event.NewWriter(&buf)
+	for _, r := range res.Records() {
+		if err := w.Write(r); err != nil {
+			return &exitError{exitToolFailed, err.Error()}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return &exitError{exitToolFailed, err.Error()}
+	}
+	for _, msg := range res.Errors {
+		fmt.Fprintf(stderr, "%s: error: %s\n", name, msg)
+	}
+	if out := ctx.String("output"); out != "" && out != "-" {
+		if err := writeAtomic(out, buf.Bytes()); err != nil {
+			return &exitError{exitToolFailed, err.Error()}
+		}
+		return nil
+	}
+	if _, err := stdout.Write(buf.Bytes()); err != nil {
+		return &exitError{exitToolFailed, "write stdout: " + err.Error()}
+	}
+	return nil
+}
+
+// readInput feeds one stream to c. Each input must open with a start
+// record: a file that continues another one's run is a mistake, not a run.
+func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writer) error {
+	var r io.Reader
+	label := in
+	if in == "-" {
+		r, label = stdin, "stdin"
+	} else {
+		f, err := os.Open(in)
+		if err != nil {
+			return &exitError{exitBadInput, err.Error()}
+		}
+		defer f.Close()
+		r = f
+	}
+	er := event.NewReader(r, label)
+	first := true
+	for {
+		rec, err := er.Next()
+		if err == io.EOF {
+			if first {
+				return &exitError{exitBadInput, (&event.LineError{Name: label, Msg: "empty input: no start record"}).Error()}
+			}
+			return nil
+		}
+		if err != nil {
+			return &exitError{exitBadInput, err.Error()}
+		}
+		lineErr := func(msg string) error {
+			return &exitError{exitBadInput, (&event.LineError{Name: label, Line: er.Line(), Msg: msg}).Error()}
+		}
+		if first {
+			first = false
+			if _, ok := rec.(*event.Start); !ok {
+				return lineErr(fmt.Sprintf("first record is %q, want \"start\" (is this an event stream?)", rec.RecordType()))
+			}
+		}
+		if u, ok := rec.(*event.Unknown); ok {
+			fmt.Fprintf(stderr, "%s: warning: %s:%d: unknown record type %q, skipped\n", name, label, er.Line(), u.Type)
+			continue
+		}
+		if err := c.Add(rec); err != nil {
+			return lineErr(err.Error())
+		}
+	}
+}
+
+// writeAtomic writes data to path through a temporary file in the same
+// directory and a rename, so a failure never leaves a truncated file.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
