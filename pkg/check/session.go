@@ -16,12 +16,12 @@ type Session struct {
 	pol      *Policy
 	onDenial func(*event.Denial)
 
-	mu        sync.Mutex
-	fsUse     []int64
-	allowUse  []int64
-	bindUse   []int64
-	denials   int
-	seenDeny  map[string]bool
+	mu       sync.Mutex
+	fsUse    []int64
+	allowUse []int64
+	bindUse  []int64
+	denials  int
+	seenDeny map[string]bool
 }
 
 // NewSession starts counting for pol; onDenial (may be nil) is called for

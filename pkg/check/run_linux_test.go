@@ -1,0 +1,384 @@
+//go:build linux
+
+package check
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
+)
+
+// The test binary is its own workload: under envWorkload it does one
+// operation and reports the result as its exit status, so a test needs
+// nothing but the binary itself inside the sandbox.
+const envWorkload = "CHECK_TEST_WORKLOAD"
+
+// Workload exit statuses.
+const (
+	wlOK           = 0
+	wlEACCES       = 3
+	wlECONNREFUSED = 4
+	wlEPERM        = 5
+	wlOther        = 6
+)
+
+func TestMain(m *testing.M) {
+	MaybeHelper()
+	if w := os.Getenv(envWorkload); w != "" {
+		os.Exit(workload(strings.Fields(w)))
+	}
+	os.Exit(m.Run())
+}
+
+func workload(args []string) int {
+	result := func(err error) int {
+		switch {
+		case err == nil:
+			return wlOK
+		case errors.Is(err, syscall.EACCES):
+			return wlEACCES
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return wlECONNREFUSED
+		case errors.Is(err, syscall.EPERM):
+			return wlEPERM
+		}
+		fmt.Fprintln(os.Stderr, "workload:", err)
+		return wlOther
+	}
+	switch args[0] {
+	case "read":
+		_, err := os.ReadFile(args[1])
+		return result(err)
+	case "write":
+		return result(os.WriteFile(args[1], []byte("x"), 0o644))
+	case "connect": // connect NETWORK ADDR:PORT, raw so Go's dialer adds nothing
+		ap := netip.MustParseAddrPort(args[2])
+		fam := syscall.AF_INET
+		var sa syscall.Sockaddr = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+		if ap.Addr().Is6() {
+			fam = syscall.AF_INET6
+			sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		}
+		typ := syscall.SOCK_STREAM
+		if args[1] == "udp" {
+			typ = syscall.SOCK_DGRAM
+		}
+		fd, err := syscall.Socket(fam, typ, 0)
+		if err != nil {
+			return result(err)
+		}
+		if args[1] == "udp" {
+			return result(syscall.Sendto(fd, []byte("x"), 0, sa))
+		}
+		return result(syscall.Connect(fd, sa))
+	case "bind":
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return result(err)
+		}
+		port, _ := strconv.Atoi(args[1])
+		return result(syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}))
+	case "nofile":
+		var lim syscall.Rlimit
+		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+		fmt.Printf("%d %d", lim.Cur, lim.Max)
+		return wlOK
+	case "unshare":
+		return result(syscall.Unshare(syscall.CLONE_NEWUTS))
+	case "exit":
+		n, _ := strconv.Atoi(args[1])
+		return n
+	case "kill":
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+	return wlOther
+}
+
+// requireLandlock skips without Landlock, but fails under CI=true: there
+// the kernel must have it.
+func requireLandlock(t *testing.T) int {
+	t.Helper()
+	abi, err := KernelABI()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %v", err)
+		}
+		t.Skip(err)
+	}
+	return abi
+}
+
+// self is the test binary, readable and executable by every uid.
+func self(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err = filepath.EvalSymlinks(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+type runResult struct {
+	status  int
+	stdout  string
+	stderr  string
+	denials []*event.Denial
+	session *Session
+}
+
+// runWorkload enforces prof on the test binary doing args.
+func runWorkload(t *testing.T, prof *profile.Profile, args ...string) runResult {
+	t.Helper()
+	abi := requireLandlock(t)
+	exe := self(t)
+	// The workload is the test binary: it must be allowed to run itself,
+	// with its dynamic loader and libc when cgo linked it.
+	prof.Filesystem.Read = append(prof.Filesystem.Read, exe, "/usr")
+	if _, err := os.Stat("/etc/ld.so.cache"); err == nil {
+		prof.Filesystem.Read = append(prof.Filesystem.Read, "/etc/ld.so.cache")
+	}
+	pol, err := NewPolicy(prof, abi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res runResult
+	res.session = NewSession(pol, func(d *event.Denial) { res.denials = append(res.denials, d) })
+	var stdout, stderr bytes.Buffer
+	env := append(os.Environ(), envWorkload+"="+strings.Join(args, " "))
+	status, err := Run(RunConfig{
+		Policy: pol, Session: res.session, Path: exe, Argv: []string{exe}, Env: env,
+		Stdout: &stdout, Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.status, res.stdout, res.stderr = status, stdout.String(), stderr.String()
+	return res
+}
+
+func tempFile(t *testing.T, name, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	// uid 65534 runs these tests too: let it in.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunReadGrantedAndNot(t *testing.T) {
+	ok := tempFile(t, "ok.txt", "ok")
+	no := tempFile(t, "no.txt", "secret")
+	prof := &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}
+	if r := runWorkload(t, prof, "read", ok); r.status != wlOK {
+		t.Fatalf("read of a granted file: status %d, stderr %q", r.status, r.stderr)
+	}
+	prof = &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}
+	if r := runWorkload(t, prof, "read", no); r.status != wlEACCES {
+		t.Fatalf("read of a file outside the profile: status %d, want EACCES (%d); stderr %q", r.status, wlEACCES, r.stderr)
+	}
+}
+
+func TestRunWriteNeedsWriteGrant(t *testing.T) {
+	f := tempFile(t, "f.txt", "")
+	prof := &profile.Profile{Filesystem: profile.Filesystem{Read: []string{f}}}
+	if r := runWorkload(t, prof, "write", f); r.status != wlEACCES {
+		t.Fatalf("write under a read grant: status %d, want EACCES", r.status)
+	}
+	prof = &profile.Profile{Filesystem: profile.Filesystem{Write: []string{f}}}
+	if r := runWorkload(t, prof, "write", f); r.status != wlOK {
+		t.Fatalf("write under a write grant: status %d, stderr %q", r.status, r.stderr)
+	}
+	// A file grant does not cover its siblings: creating one needs the
+	// directory.
+	sib := filepath.Join(filepath.Dir(f), "new.txt")
+	if r := runWorkload(t, prof, "write", sib); r.status != wlEACCES {
+		t.Fatalf("create next to a file grant: status %d, want EACCES", r.status)
+	}
+	prof = &profile.Profile{Filesystem: profile.Filesystem{Write: []string{filepath.Dir(f)}}}
+	if r := runWorkload(t, prof, "write", sib); r.status != wlOK {
+		t.Fatalf("create under a directory write grant: status %d, stderr %q", r.status, r.stderr)
+	}
+}
+
+// listen opens a TCP listener on loopback and returns its port.
+func listen(t *testing.T, network, addr string) int {
+	t.Helper()
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestRunTCPPorts(t *testing.T) {
+	if abi := requireLandlock(t); abi < 4 {
+		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
+	}
+	allowed := listen(t, "tcp4", "127.0.0.1:0")
+	other := listen(t, "tcp4", "127.0.0.1:0")
+	prof := func() *profile.Profile {
+		return &profile.Profile{Network: profile.Network{Allow: []string{fmt.Sprintf("tcp://127.0.0.1:%d", allowed)}}}
+	}
+	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", allowed)); r.status != wlOK {
+		t.Fatalf("connect to the allowed port: status %d, stderr %q", r.status, r.stderr)
+	}
+	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", other)); r.status != wlEACCES {
+		t.Fatalf("connect to another port: status %d, want EACCES from Landlock", r.status)
+	}
+}
+
+func TestRunBind(t *testing.T) {
+	if abi := requireLandlock(t); abi < 4 {
+		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
+	}
+	// Find two free ports: close the probes before the workload binds.
+	probe := func() int {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	a, b := probe(), probe()
+	prof := func() *profile.Profile {
+		return &profile.Profile{Network: profile.Network{AllowBind: []profile.Port{profile.PortNum(a)}}}
+	}
+	if r := runWorkload(t, prof(), "bind", strconv.Itoa(a)); r.status != wlOK {
+		t.Fatalf("bind to allow_bind port: status %d, stderr %q", r.status, r.stderr)
+	}
+	if r := runWorkload(t, prof(), "bind", strconv.Itoa(b)); r.status != wlEACCES {
+		t.Fatalf("bind to another port: status %d, want EACCES", r.status)
+	}
+}
+
+func TestRunUDPNeedsARule(t *testing.T) {
+	requireLandlock(t)
+	r := runWorkload(t, &profile.Profile{}, "connect", "udp", "127.0.0.1:9")
+	if r.status != wlEPERM {
+		t.Fatalf("UDP socket without a UDP rule: status %d, want EPERM as sandlock", r.status)
+	}
+	r = runWorkload(t, &profile.Profile{Network: profile.Network{Allow: []string{"udp://127.0.0.1:9"}}}, "connect", "udp", "127.0.0.1:9")
+	if r.status != wlOK {
+		t.Fatalf("UDP send allowed by a rule: status %d, stderr %q", r.status, r.stderr)
+	}
+}
+
+func TestRunBlockedSyscall(t *testing.T) {
+	requireLandlock(t)
+	if r := runWorkload(t, &profile.Profile{}, "unshare"); r.status != wlEPERM {
+		t.Fatalf("unshare: status %d, want EPERM (sandlock always blocks it)", r.status)
+	}
+}
+
+func TestRunOpenFiles(t *testing.T) {
+	requireLandlock(t)
+	prof := &profile.Profile{Limits: profile.Limits{OpenFiles: 77}}
+	r := runWorkload(t, prof, "nofile")
+	if r.status != wlOK || r.stdout != "77 77" {
+		t.Fatalf("RLIMIT_NOFILE: status %d, stdout %q, want \"77 77\"", r.status, r.stdout)
+	}
+}
+
+func TestRunExitStatus(t *testing.T) {
+	requireLandlock(t)
+	if r := runWorkload(t, &profile.Profile{}, "exit", "7"); r.status != 7 {
+		t.Fatalf("status %d, want the workload's 7", r.status)
+	}
+	if r := runWorkload(t, &profile.Profile{}, "kill"); r.status != 128+9 {
+		t.Fatalf("status %d, want 128+SIGKILL", r.status)
+	}
+}
+
+// Executing a program the profile does not grant fails with 126, and the
+// denial names the program.
+func TestRunExecDenied(t *testing.T) {
+	abi := requireLandlock(t)
+	exe := self(t)
+	pol, err := NewPolicy(&profile.Profile{}, abi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var denials []*event.Denial
+	sess := NewSession(pol, func(d *event.Denial) { denials = append(denials, d) })
+	status, err := Run(RunConfig{Policy: pol, Session: sess, Path: exe, Argv: []string{exe}, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != 126 {
+		t.Fatalf("status %d, want 126", status)
+	}
+	if len(denials) != 1 || denials[0].Op != "exec" || denials[0].Path != exe {
+		t.Fatalf("denials %+v, want one exec of %s", denials, exe)
+	}
+	if got := FormatDenial(denials[0]); !strings.HasPrefix(got, "denied: exec "+exe+" (pid ") {
+		t.Fatalf("denial line %q", got)
+	}
+}
+
+// Everything above again as uid 65534: Landlock needs no privilege, and the
+// helper must not depend on any.
+func TestRunUnprivileged(t *testing.T) {
+	requireLandlock(t)
+	if os.Getuid() != 0 {
+		t.Skip("already unprivileged: the other tests ran as this uid")
+	}
+	if os.Getenv("CHECK_TEST_UNPRIVILEGED") != "" {
+		t.Skip("the re-run itself")
+	}
+	// uid 65534 needs a copy of the test binary it can read and run.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	exe := filepath.Join(dir, "check.test")
+	data, err := os.ReadFile(self(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestRun", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CHECK_TEST_UNPRIVILEGED=1", "TMPDIR="+tmp)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestRunReadGrantedAndNot") {
+		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	}
+}
