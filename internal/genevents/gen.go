@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
@@ -12,6 +14,11 @@ type Config struct {
 	Events int    // total records, start and peak+exit included
 	Paths  int    // distinct fs paths over the whole stream
 	Seed   uint64 // same seed, same stream, byte for byte
+	// Root, when set, is prepended to every path, and every path is
+	// created under it (empty files, directories for the directory kinds),
+	// so a collapser that stats what it grants sees the paths of a real run
+	// rather than a stream of paths that no longer exist.
+	Root string
 }
 
 // kind is what a path is for; it decides which ops and syscalls touch it.
@@ -228,10 +235,27 @@ func Generate(w *event.Writer, cfg Config) error {
 	}
 	paths := makePaths(min(cfg.Paths, max(nfs, 1)), rng)
 	used := 0
+	cwd := "/home/dev/src/project"
+	bins := make([]string, len(execs))
+	for i, e := range execs {
+		bins[i] = e.path
+	}
+	if cfg.Root != "" {
+		if err := materialize(cfg.Root, paths, cwd, bins); err != nil {
+			return err
+		}
+		for i := range paths {
+			paths[i].path = cfg.Root + paths[i].path
+		}
+		for i := range bins {
+			bins[i] = cfg.Root + bins[i]
+		}
+		cwd = cfg.Root + cwd
+	}
 
 	uid := 1000
 	if err := w.Write(&event.Start{Schema: event.Schema, Argv: []string{"make", "-j2", "check"},
-		Cwd: "/home/dev/src/project", Kernel: "6.18.0", Arch: "x86_64", Time: "2026-11-29T11:00:00Z",
+		Cwd: cwd, Kernel: "6.18.0", Arch: "x86_64", Time: "2026-11-29T11:00:00Z",
 		UID: uid, GID: uid, Tool: "gen-events (synthetic)"}); err != nil {
 		return err
 	}
@@ -255,8 +279,8 @@ func Generate(w *event.Writer, cfg Config) error {
 			rec = fsEvent(p, pid, rng)
 		case tExec:
 			pid++
-			e := execs[rng.IntN(len(execs))]
-			rec = &event.Exec{PID: pid, Path: e.path, Argv: e.argv}
+			i := rng.IntN(len(execs))
+			rec = &event.Exec{PID: pid, Path: bins[i], Argv: execs[i].argv}
 		case tNet:
 			n := nets[rng.IntN(len(nets))]
 			n.PID, n.FD = pid, 3+rng.IntN(20)
@@ -276,4 +300,50 @@ func Generate(w *event.Writer, cfg Config) error {
 	}
 	code := 0
 	return w.Write(&event.Exit{Code: &code, DurationMS: 93_000, Events: w.Count()})
+}
+
+// materialize creates every path under root: directories for the directory
+// kinds, empty files for the rest (and the cwd and executables).
+func materialize(root string, paths []pathInfo, cwd string, bins []string) error {
+	if !filepath.IsAbs(root) || filepath.Clean(root) != root || root == "/" {
+		return fmt.Errorf("--root %q: want a clean absolute directory other than /", root)
+	}
+	made := map[string]bool{}
+	mkdir := func(d string) error {
+		if made[d] {
+			return nil
+		}
+		made[d] = true
+		return os.MkdirAll(d, 0o755)
+	}
+	touch := func(p string) error {
+		if err := mkdir(filepath.Dir(p)); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	if err := mkdir(root + cwd); err != nil {
+		return err
+	}
+	for _, b := range bins {
+		if err := touch(root + b); err != nil {
+			return err
+		}
+	}
+	for _, p := range paths {
+		var err error
+		if p.kind == pyDir || p.kind == buildDir {
+			err = mkdir(root + p.path)
+		} else {
+			err = touch(root + p.path)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -146,3 +146,48 @@ func TestCLI(t *testing.T) {
 		t.Errorf("stat after failure: %v", err)
 	}
 }
+
+// With a root, every path of the stream exists under it.
+func TestRootMaterializes(t *testing.T) {
+	root := t.TempDir()
+	out := generate(t, Config{Events: 3000, Paths: 800, Seed: 2, Root: root})
+	r := event.NewReader(bytes.NewReader(out), "gen")
+	n := 0
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p string
+		switch v := rec.(type) {
+		case *event.FS:
+			p = v.Path
+		case *event.Exec:
+			p = v.Path
+		case *event.Start:
+			p = v.Cwd
+		default:
+			continue
+		}
+		if !strings.HasPrefix(p, root+"/") {
+			t.Fatalf("%s is not under the root %s", p, root)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("path of the stream does not exist: %v", err)
+		}
+		if fs, ok := rec.(*event.FS); ok && fs.Dir != fi.IsDir() {
+			t.Errorf("%s: dir %v in the stream, %v on disk", p, fs.Dir, fi.IsDir())
+		}
+		n++
+	}
+	if n < 2000 {
+		t.Errorf("only %d path records checked", n)
+	}
+	if err := Generate(event.NewWriter(io.Discard), Config{Events: 10, Paths: 5, Root: "rel"}); err == nil {
+		t.Error("a relative root was accepted")
+	}
+}

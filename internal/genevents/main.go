@@ -44,10 +44,12 @@ with hot paths revisited often. A few paths are not UTF-8 (path_b64).
 Examples:
    gen-events 1000000 > events.ndjson
    gen-events --paths 5000 20000 | sandlock-collapse | sandlock-emit
-   gen-events -o /tmp/ev.ndjson --seed 7 100000`,
+   gen-events -o /tmp/ev.ndjson --seed 7 100000
+   gen-events --root /tmp/fakeroot -o ev.ndjson 1000000   # and create its 200,000 paths`,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "paths", Value: 200_000, Usage: "distinct fs paths in the stream"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random seed; the same seed gives the same stream"},
+			&cli.StringFlag{Name: "root", Usage: "prefix every path with `DIR` and create the paths there (a stream whose paths exist)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically) instead of stdout"},
 		},
 		HideHelpCommand: true,
@@ -62,7 +64,7 @@ Examples:
 			if c.NArg() > 1 {
 				return usageError("at most one argument (the event count), got %d", c.NArg())
 			}
-			cfg := Config{Events: 1_000_000, Paths: c.Int("paths"), Seed: c.Uint64("seed")}
+			cfg := Config{Events: 1_000_000, Paths: c.Int("paths"), Seed: c.Uint64("seed"), Root: c.String("root")}
 			if c.NArg() == 1 {
 				n, err := strconv.Atoi(c.Args().First())
 				if err != nil {

@@ -109,7 +109,7 @@ func BenchmarkDecodeFS(b *testing.B) {
 		Raw:   "__pycache__/adapters.cpython-311.pyc",
 		Flags: []string{"O_RDONLY", "O_CLOEXEC"}, Existed: true})
 	line = append(line, '\n')
-	const perBlock = 1000
+	const perBlock = 10000
 	block := bytes.Repeat(line, perBlock)
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
@@ -129,7 +129,10 @@ func BenchmarkDecodeFS(b *testing.B) {
 
 // BenchmarkDecodeMix reads the realistic mix; ns/op is per record.
 func BenchmarkDecodeMix(b *testing.B) {
-	recs := benchRecords()
+	var recs []Record
+	for range 100 {
+		recs = append(recs, benchRecords()...)
+	}
 	stream := encodeAll(b, recs)
 	b.SetBytes(int64(len(stream) / len(recs)))
 	b.ReportAllocs()

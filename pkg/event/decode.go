@@ -39,6 +39,7 @@ type Reader struct {
 	br   *bufio.Reader
 	line int
 	buf  []byte
+	fast fastState
 }
 
 // NewReader returns a Reader; name is used in error messages.
@@ -59,7 +60,7 @@ func (r *Reader) Next() (Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, msg := decodeLine(line)
+	rec, msg := decodeLine(line, &r.fast)
 	if msg != "" {
 		return nil, r.errorf("%s", msg)
 	}
@@ -165,32 +166,41 @@ type wire struct {
 	Reason string `json:"reason"`
 }
 
-// decodeLine returns a record, or a message saying what is wrong.
-func decodeLine(line []byte) (Record, string) {
+// decodeLine returns a record, or a message saying what is wrong. With fs
+// it tries the fast scanner first (fastdecode.go); without, or when the
+// scanner gives up, encoding/json decodes the line and words any error.
+func decodeLine(line []byte, fs *fastState) (Record, string) {
 	if bytes.IndexByte(line, 0) >= 0 {
 		return nil, "NUL byte in line"
 	}
 	if !utf8.Valid(line) {
 		return nil, "line is not valid UTF-8 (non-UTF-8 paths go in path_b64)"
 	}
-	if line[0] != '{' {
+	// JSON allows whitespace around a value; only the first real byte
+	// says whether this is an object.
+	if first := bytes.TrimLeft(line, " \t\r"); len(first) == 0 || first[0] != '{' {
 		if !json.Valid(line) {
 			return nil, "not JSON"
 		}
 		return nil, "not a JSON object"
 	}
-	var w wire
-	if err := json.Unmarshal(line, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, fmt.Sprintf("field %q: want %s, got JSON %s", te.Field, te.Type, te.Value)
+	var w *wire
+	if fs != nil && fs.decode(line) {
+		w = &fs.w
+	} else {
+		w = new(wire)
+		if err := json.Unmarshal(line, w); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				return nil, fmt.Sprintf("field %q: want %s, got JSON %s", te.Field, te.Type, te.Value)
+			}
+			return nil, "not JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 		}
-		return nil, "not JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 	}
 	if w.Type == nil {
 		return nil, `missing field "type"`
 	}
-	d := decoder{w: &w}
+	d := decoder{w: w}
 	rec := d.record(*w.Type)
 	if d.msg != "" {
 		return nil, d.msg
@@ -299,18 +309,24 @@ func CheckPath(p string) string {
 	if p == "/" {
 		return ""
 	}
-	if strings.HasSuffix(p, "/") {
+	if p[len(p)-1] == '/' {
 		return "trailing slash"
 	}
-	for _, c := range strings.Split(p[1:], "/") {
+	// Component by component without strings.Split: the collapser checks
+	// every path of every event, and the split allocated each time.
+	for rest := p[1:]; ; {
+		c, next, more := strings.Cut(rest, "/")
 		switch c {
 		case "":
 			return "empty component (//)"
 		case ".", "..":
 			return fmt.Sprintf("%q component", c)
 		}
+		if !more {
+			return ""
+		}
+		rest = next
 	}
-	return ""
 }
 
 func (d *decoder) record(typ string) Record {
