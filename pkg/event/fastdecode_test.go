@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -127,4 +128,36 @@ func FuzzFastDecode(f *testing.F) {
 		}
 		agree(t, line)
 	})
+}
+
+// appendString's word-at-a-time skip must escape exactly what the byte loop
+// does: compare with encoding/json on every byte value at every offset.
+func TestAppendStringEveryByte(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for off := 0; off < 17; off++ {
+			s := strings.Repeat("a", off) + string([]byte{byte(c)}) + strings.Repeat("b", 16-off%9)
+			got := appendString(nil, s)
+			var back string
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatalf("appendString(%q) = %s: not JSON: %v", s, got, err)
+			}
+			want := s
+			if c >= 0x80 {
+				want = strings.ToValidUTF8(s, "\ufffd")
+			}
+			if back != want {
+				t.Errorf("appendString(%q) = %s, reads back as %q", s, got, back)
+			}
+			if c < 0x20 && bytes.IndexByte(got, byte(c)) >= 0 {
+				t.Errorf("appendString(%q) = %q: raw control character", s, got)
+			}
+		}
+	}
+	for x := range 256 {
+		w := uint64(0x6161616161616161)&^(0xff<<24) | uint64(x)<<24 // 'a's around it
+		want := x < 0x20 || x == '"' || x == '\\' || x >= 0x80
+		if got := needsEscape(w); got != want {
+			t.Errorf("needsEscape with byte %#x = %v, want %v", x, got, want)
+		}
+	}
 }
