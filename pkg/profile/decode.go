@@ -142,6 +142,8 @@ func (s *source) tomlError(err error) error {
 	return &Error{File: s.name, Msg: "TOML: " + err.Error()}
 }
 
+const maxErrors = 16
+
 type decoder struct {
 	src  *source
 	p    *Profile
@@ -149,9 +151,36 @@ type decoder struct {
 }
 
 func (d *decoder) fail(key []string, format string, args ...any) {
+	d.failAt(key, nil, format, args...)
+}
+
+// failAt reports an error about key whose value is v. A table made by
+// dotted keys (allow.x = 1) has no line of its own: the line is then that
+// of its first key.
+func (d *decoder) failAt(key []string, v any, format string, args ...any) {
+	// Finding a line costs a parse of the file; a hostile file with
+	// thousands of bad keys must not cost thousands of parses. The first
+	// maxErrors (in key order) are enough to report the earliest one.
+	if len(d.errs) >= maxErrors {
+		return
+	}
+	line := d.src.probeLine(key)
+	if line == 0 {
+		lineKey := key
+		for {
+			tbl, ok := v.(map[string]any)
+			if !ok || len(tbl) == 0 {
+				break
+			}
+			first := sortedKeys(tbl)[0]
+			lineKey = append(append([]string(nil), lineKey...), first)
+			v = tbl[first]
+		}
+		line = d.src.line(lineKey...)
+	}
 	d.errs = append(d.errs, &Error{
 		File: d.src.name,
-		Line: d.src.line(key...),
+		Line: line,
 		Key:  toml.Key(key).String(),
 		Msg:  fmt.Sprintf(format, args...),
 	})
@@ -165,7 +194,7 @@ func (d *decoder) section(sec string, v any) {
 	}
 	tbl, ok := v.(map[string]any)
 	if !ok {
-		d.fail([]string{sec}, "want a table ([%s]), got %s", sec, describe(v))
+		d.failAt([]string{sec}, v, "want a table ([%s]), got %s", sec, describe(v))
 		return
 	}
 	for _, k := range sortedKeys(tbl) {
@@ -177,7 +206,7 @@ func (d *decoder) section(sec string, v any) {
 		}
 		norm, msg := check(ks.kind, tbl[k])
 		if msg != "" {
-			d.fail(key, "%s", msg)
+			d.failAt(key, tbl[k], "%s", msg)
 			continue
 		}
 		d.p.set(sec, ks, norm)

@@ -19,16 +19,23 @@ import (
 //     sandlock's default of 64 (processes), and the larger value wins just
 //     the same, so the result may not set it;
 //   - program exec, args and cwd, and every key that is not learned, come
-//     from BASE; NEW fills only what BASE does not set.
+//     from BASE; NEW fills only what BASE does not set (args go with exec:
+//     they come from the side whose exec is used).
 //
 // The result has no header; the caller writes one (MergeHeader).
 func Merge(base, next *Profile) *Profile {
 	m := &Profile{}
-	// [program]: exec and args belong together, take both from one side.
-	if base.Program.Exec != "" || len(base.Program.Args) > 0 {
+	// [program]: args are the arguments of exec, so both come from the side
+	// whose exec is used (BASE's when it sets one).
+	switch {
+	case base.Program.Exec != "":
 		m.Program.Exec, m.Program.Args = base.Program.Exec, clone(base.Program.Args)
-	} else {
+	case next.Program.Exec != "":
 		m.Program.Exec, m.Program.Args = next.Program.Exec, clone(next.Program.Args)
+	case len(base.Program.Args) > 0:
+		m.Program.Args = clone(base.Program.Args)
+	default:
+		m.Program.Args = clone(next.Program.Args)
 	}
 	m.Program.Cwd = first(base.Program.Cwd, next.Program.Cwd)
 
