@@ -167,7 +167,7 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 		defer f.Close()
 		r = f
 	}
-	er := event.NewReader(r, label)
+	er := newRecordReader(r, label)
 	first := true
 	for {
 		rec, err := er.Next()
