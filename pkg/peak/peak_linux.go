@@ -1,0 +1,559 @@
+//go:build linux
+
+// Package peak measures the resource peaks of a traced process tree in the
+// quantities sandlock enforces (shared/design/profile.md, "How sandlock
+// enforces [limits]"), for the `peak` record of sandlock-trace.
+//
+// The supervisor feeds a Tracker from its notification loop (calls made
+// BEFORE it answers CONTINUE, while the calling thread is still stopped) and
+// runs Run in the background; at the end Peak gives the record's values:
+//
+//	t := peak.New(childPID)
+//	go t.Run(ctx)
+//	... per notification: t.Seen(tgid); then t.Mmap / t.Munmap / t.Brk /
+//	    t.Mremap / t.Fork / t.Exec / t.FD as the syscall says ...
+//	rec := t.Peak()
+//	t.Close()
+//
+// What each figure means and how it is measured:
+//
+//   - MemBytes is the peak of sandlock's anonymous-memory LEDGER summed over
+//     the tree, never anything derived from RSS. Per process: mmap with
+//     MAP_ANONYMOUS charges its length (PROT_NONE reservations included),
+//     munmap credits its length, brk charges or credits the change from the
+//     process's previous break, mremap charges growth and credits shrinking
+//     (as sandlock's handler does); before every charge the process's charge
+//     is raised to at least its /proc/PID/statm data field (data + stack),
+//     and the sampler applies the same floor between calls; exec and exit
+//     give the process's whole charge back. Credits never take one process
+//     below zero, so a credit is never taken from another process's charge.
+//     The first break of a process image is read from /proc (the end of its
+//     [heap] mapping, or start_brk when it has none), so a forked child's
+//     inherited heap is not charged twice; sandlock takes the first brk
+//     argument as its base, so ours can only be higher, the safe side for a
+//     limit.
+//   - Processes is the peak of live processes (threads excluded), true for
+//     short bursts: Fork counts the child that is about to exist at once
+//     (live + pending + 1), before it can run. Children are discovered from
+//     /proc/PID/task/*/children by the sampler (and at the parent's next
+//     Fork), or by Seen when they notify; each one gets a pidfd, polled so
+//     the live count drops as soon as it exits (a zombie is not live). A
+//     pending fork whose child cannot be found once the parent's fork has
+//     returned is dropped: for a single-threaded parent at its next Fork, for
+//     any parent at the first scan ForkGrace after the Fork. So a failed fork
+//     or a child that lived and was reaped between two scans never inflates
+//     the count for longer than that.
+//   - FDMax is the highest fd number + 1 held by any single process (what
+//     RLIMIT_NOFILE bounds), from scanning /proc/PID/fd in the sampler and
+//     from FD calls. A process that holds an fd for less than one sampling
+//     interval can escape the sampler.
+//   - RSSBytes (summed statm resident) and Threads (summed task count) are
+//     sampled peaks, for information only.
+//
+// The tracer's own pre-exec helper is not the workload: when the root
+// process runs the same executable as the tracer itself (the usual re-exec
+// hand-off), its memory calls are ignored and the sampler does not measure
+// it until its first Exec (or until the sampler sees it run another image).
+// It still counts as one live process.
+//
+// Sampling cost (2 cores shared with the workload): a pass reads statm, the
+// task list, each task's children file and the fd directory of every live
+// process, with no per-entry allocation. The default interval is 10 ms:
+// short enough that a child living a few tens of milliseconds is seen with
+// its memory and fds, long enough that a small tree costs well under 1% of a
+// core. A pass that gets expensive (hundreds of processes, huge fd tables)
+// stretches the interval to four times its own cost, so the sampler never
+// takes more than about a fifth of one core. Memory is bounded by the live
+// processes (two fds and a few words each) and by the pending forks.
+//
+// The package does not decide limits (headroom is the collapser's job) and
+// does not find processes outside the tree it is told about.
+package peak
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+const (
+	// DefaultInterval is the sampler's period (see the package doc).
+	DefaultInterval = 10 * time.Millisecond
+	// ForkGrace is how long after Fork a pending child may still be
+	// invisible in its parent's children list because fork itself has not
+	// returned yet (copying a large parent's page tables takes a few ms).
+	ForkGrace = 5 * time.Millisecond
+	// maxLen caps a single charge so sums of absurd lengths cannot overflow.
+	maxLen = uint64(1) << 56
+)
+
+// proc is one live process of the tree.
+type proc struct {
+	tgid    int
+	parent  int
+	pidfd   int      // -1 when pidfd_open is unavailable
+	statm   *os.File // kept open: one pread per floor instead of open+read+close
+	armed   bool     // false only for the tracer's pre-exec helper image
+	charge  int64    // ledger charge in bytes
+	brk     uint64   // current break as the ledger knows it; 0 = unknown
+	brkMin  uint64   // start_brk of the image; 0 = unknown
+	threads int      // task count at the last scan; 0 = unknown
+	pending []time.Time
+}
+
+// Tracker accumulates the peaks of one process tree. All methods are safe for
+// concurrent use.
+type Tracker struct {
+	mu       sync.Mutex
+	root     int
+	procs    map[int]*proc
+	total    int64 // ledger sum over procs
+	pending  int   // sum of len(p.pending)
+	peak     event.Peak
+	interval time.Duration
+	pageSize int64
+	selfExe  unix.Stat_t
+	selfOK   bool
+	noPidfd  bool
+	closed   bool
+	buf      []byte // small reads under mu
+	dbuf     []byte // getdents under mu
+	ints     []int
+	pollfds  []unix.PollFd
+
+	sampleMu sync.Mutex // serializes passes; guards the scratch below
+	scratch  sampleScratch
+}
+
+// New starts tracking the tree rooted at rootPID (a process, not a thread).
+func New(rootPID int) *Tracker {
+	t := &Tracker{
+		root:     rootPID,
+		procs:    make(map[int]*proc),
+		interval: DefaultInterval,
+		pageSize: int64(os.Getpagesize()),
+		buf:      make([]byte, 0, 512),
+	}
+	t.selfExe, t.selfOK = exeStat(0)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.addLocked(rootPID, 0); p != nil && t.selfOK {
+		if st, ok := exeStat(rootPID); ok && sameFile(&st, &t.selfExe) {
+			p.armed = false
+		}
+	}
+	t.notePeaksLocked()
+	return t
+}
+
+// SetInterval changes the sampler's period (before or during Run). Values
+// below one millisecond are raised to it.
+func (t *Tracker) SetInterval(d time.Duration) {
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	t.mu.Lock()
+	t.interval = d
+	t.mu.Unlock()
+}
+
+// Seen records that tgid made a notified syscall: a process of the tree we
+// may not have found yet.
+func (t *Tracker) Seen(tgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.getLocked(tgid)
+}
+
+// Mmap charges an anonymous mapping of length bytes that tgid asks for.
+func (t *Tracker) Mmap(tgid int, length uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.chargeableLocked(tgid); p != nil {
+		t.floorLocked(p, t.readDataLocked(p))
+		t.chargeLocked(p, length)
+	}
+}
+
+// Munmap credits length bytes to tgid.
+func (t *Tracker) Munmap(tgid int, length uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.chargeableLocked(tgid); p != nil {
+		t.creditLocked(p, length)
+	}
+}
+
+// Brk accounts brk(addr) by tgid: the change from its previous break is
+// charged or credited. addr 0 is a query, which only pins the baseline.
+func (t *Tracker) Brk(tgid int, addr uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.chargeableLocked(tgid)
+	if p == nil {
+		return
+	}
+	if p.brk == 0 {
+		// The caller is stopped before the syscall, so /proc shows the
+		// break as it is before this call.
+		p.brkMin, p.brk = readBreak(tgid)
+	}
+	if addr == 0 || p.brk == 0 || (p.brkMin != 0 && addr < p.brkMin) {
+		// A query, an unreadable baseline, or a request the kernel
+		// refuses (below the heap's start) changes nothing.
+		if addr != 0 && p.brk == 0 {
+			p.brk = addr // best effort: sandlock's own first-call base
+		}
+		return
+	}
+	switch {
+	case addr > p.brk:
+		t.floorLocked(p, t.readDataLocked(p))
+		t.chargeLocked(p, addr-p.brk)
+	case addr < p.brk:
+		t.creditLocked(p, p.brk-addr)
+	}
+	p.brk = addr
+}
+
+// Mremap accounts mremap of a mapping from oldLen to newLen bytes.
+func (t *Tracker) Mremap(tgid int, oldLen, newLen uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.chargeableLocked(tgid)
+	if p == nil {
+		return
+	}
+	switch {
+	case newLen > oldLen:
+		t.floorLocked(p, t.readDataLocked(p))
+		t.chargeLocked(p, newLen-oldLen)
+	case newLen < oldLen:
+		t.creditLocked(p, oldLen-newLen)
+	}
+}
+
+// Fork records that a process-creating fork, vfork, clone or clone3 (not
+// CLONE_THREAD) is about to run in tgid: the child is counted now, before it
+// can run, so a burst of short-lived children is counted in full.
+func (t *Tracker) Fork(tgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.getLocked(tgid)
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	t.reapLocked()
+	if len(p.pending) > 0 {
+		// The earlier forks of this parent: find their children now.
+		t.adoptChildrenLocked(p, t.childrenLocked(p.tgid))
+		// A single-threaded parent is back in fork, so its earlier forks
+		// have returned; a child still missing is already gone.
+		single := p.threads == 1
+		t.expireLocked(p, func(at time.Time) bool { return single || now.Sub(at) >= ForkGrace })
+	}
+	p.pending = append(p.pending, now)
+	t.pending++
+	t.notePeaksLocked()
+}
+
+// Exec records that tgid successfully executed a new image: its ledger
+// charge is given back (the old address space is gone) and its break is
+// forgotten. Call it before passing on the new image's memory calls.
+func (t *Tracker) Exec(tgid int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.getLocked(tgid)
+	if p == nil {
+		return
+	}
+	t.total -= p.charge
+	p.charge = 0
+	p.brk, p.brkMin = 0, 0
+	p.armed = true
+}
+
+// FD records that tgid holds file descriptor fd (seen in a notification's
+// arguments, e.g. a socket passed to connect). Cheap: no /proc access.
+func (t *Tracker) FD(tgid, fd int) {
+	if fd < 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fd+1 > t.peak.FDMax {
+		t.peak.FDMax = fd + 1
+	}
+}
+
+// Peak returns the peaks so far (the final peak once the tree is gone).
+func (t *Tracker) Peak() event.Peak {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peak
+	p.Sample = false
+	return p
+}
+
+// Live returns the number of live processes the tracker knows of now. It is
+// meant for status lines and tests.
+func (t *Tracker) Live() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reapLocked()
+	return len(t.procs)
+}
+
+// Run samples the tree every interval until ctx is done.
+func (t *Tracker) Run(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		t.Sample()
+		cost := time.Since(start)
+		t.mu.Lock()
+		next := t.interval
+		t.mu.Unlock()
+		// Never spend more than about a fifth of a core on sampling.
+		if 4*cost > next {
+			next = 4 * cost
+		}
+		timer.Reset(next)
+	}
+}
+
+// Close releases the pidfds and /proc files the tracker holds. Peak still
+// works afterwards; the other calls do nothing.
+func (t *Tracker) Close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.procs {
+		t.removeLocked(p)
+	}
+	t.closed = true
+}
+
+// getLocked returns tgid's record, registering a newly seen process.
+func (t *Tracker) getLocked(tgid int) *proc {
+	if p := t.procs[tgid]; p != nil {
+		return p
+	}
+	if t.closed || tgid <= 0 {
+		return nil
+	}
+	parent := 0
+	if f := readStat(tgid); f != nil {
+		parent = int(statField(f, 4))
+	}
+	p := t.addLocked(tgid, parent)
+	t.notePeaksLocked()
+	return p
+}
+
+// addLocked registers a live process and takes one pending fork of its
+// parent. It returns nil when the process is already gone.
+func (t *Tracker) addLocked(tgid, parent int) *proc {
+	pidfd := -1
+	if !t.noPidfd {
+		fd, err := unix.PidfdOpen(tgid, 0)
+		switch {
+		case err == nil:
+			pidfd = fd
+		case errors.Is(err, unix.ENOSYS):
+			t.noPidfd = true
+		default:
+			// ESRCH: gone (and reaped). EINVAL: not a process.
+			return nil
+		}
+	}
+	statm, err := os.Open(procPath(t.buf, tgid, "/statm"))
+	if err != nil {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+		return nil
+	}
+	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, statm: statm, armed: true}
+	t.procs[tgid] = p
+	if pp := t.procs[parent]; pp != nil && len(pp.pending) > 0 {
+		pp.pending = pp.pending[1:]
+		t.pending--
+	}
+	return p
+}
+
+// removeLocked forgets an exited process and gives its charge back.
+func (t *Tracker) removeLocked(p *proc) {
+	t.total -= p.charge
+	t.pending -= len(p.pending)
+	if p.pidfd >= 0 {
+		unix.Close(p.pidfd)
+	}
+	p.statm.Close()
+	delete(t.procs, p.tgid)
+}
+
+// reapLocked removes every process whose pidfd says it has exited.
+func (t *Tracker) reapLocked() {
+	fds := t.pollfds[:0]
+	for _, p := range t.procs {
+		if p.pidfd >= 0 {
+			fds = append(fds, unix.PollFd{Fd: int32(p.pidfd), Events: unix.POLLIN})
+		}
+	}
+	t.pollfds = fds
+	if len(fds) == 0 {
+		return
+	}
+	for {
+		_, err := unix.Poll(fds, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	byFD := 0
+	for _, f := range fds {
+		if f.Revents != 0 {
+			byFD++
+		}
+	}
+	if byFD == 0 {
+		return
+	}
+	for _, p := range t.procs {
+		if p.pidfd < 0 {
+			continue
+		}
+		for _, f := range fds {
+			if int(f.Fd) == p.pidfd && f.Revents != 0 {
+				t.removeLocked(p)
+				break
+			}
+		}
+	}
+}
+
+// chargeableLocked returns the process whose ledger a memory call changes,
+// or nil for a gone process or the tracer's pre-exec helper.
+func (t *Tracker) chargeableLocked(tgid int) *proc {
+	p := t.getLocked(tgid)
+	if p == nil {
+		return nil
+	}
+	if !p.armed {
+		st, ok := exeStat(tgid)
+		if !ok || sameFile(&st, &t.selfExe) {
+			return nil
+		}
+		p.armed = true // it runs another image: the exec went unreported
+	}
+	return p
+}
+
+// readDataLocked returns the statm data field of p in bytes (0 if unknown).
+func (t *Tracker) readDataLocked(p *proc) int64 {
+	n, _ := p.statm.ReadAt(t.buf[:cap(t.buf)], 0)
+	if n <= 0 {
+		return 0
+	}
+	_, data, ok := parseStatm(t.buf[:n])
+	if !ok {
+		return 0
+	}
+	return data * t.pageSize
+}
+
+// floorLocked raises p's charge to at least floor bytes.
+func (t *Tracker) floorLocked(p *proc, floor int64) {
+	if floor > p.charge {
+		t.total += floor - p.charge
+		p.charge = floor
+		t.noteMemLocked()
+	}
+}
+
+func (t *Tracker) chargeLocked(p *proc, n uint64) {
+	if n > maxLen {
+		n = maxLen
+	}
+	p.charge += int64(n)
+	t.total += int64(n)
+	t.noteMemLocked()
+}
+
+func (t *Tracker) creditLocked(p *proc, n uint64) {
+	c := int64(min(n, maxLen))
+	if c > p.charge {
+		c = p.charge
+	}
+	p.charge -= c
+	t.total -= c
+}
+
+func (t *Tracker) noteMemLocked() {
+	if t.total > t.peak.MemBytes {
+		t.peak.MemBytes = t.total
+	}
+}
+
+func (t *Tracker) notePeaksLocked() {
+	t.noteMemLocked()
+	if n := len(t.procs) + t.pending; n > t.peak.Processes {
+		t.peak.Processes = n
+	}
+}
+
+// childrenLocked lists the children of every task of pid.
+func (t *Tracker) childrenLocked(pid int) []int {
+	t.ints = t.ints[:0]
+	var tids []int
+	if t.dbuf == nil {
+		t.dbuf = make([]byte, 8192)
+	}
+	scanDir(procPath(t.buf, pid, "/task"), t.dbuf, func(tid int) { tids = append(tids, tid) })
+	for _, tid := range tids {
+		b, err := readFile(procPath(t.buf, pid, "/task/"+strconv.Itoa(tid)+"/children"), t.buf)
+		if err == nil {
+			t.ints = appendInts(t.ints, b)
+		}
+		t.buf = b[:0]
+	}
+	return t.ints
+}
+
+// adoptChildrenLocked registers the children of p not yet known.
+func (t *Tracker) adoptChildrenLocked(p *proc, kids []int) {
+	for _, c := range kids {
+		if t.procs[c] == nil {
+			t.addLocked(c, p.tgid)
+		}
+	}
+}
+
+// expireLocked drops p's pending forks for which drop says the child would
+// have been found by now.
+func (t *Tracker) expireLocked(p *proc, drop func(time.Time) bool) {
+	kept := p.pending[:0]
+	for _, at := range p.pending {
+		if drop(at) {
+			t.pending--
+			continue
+		}
+		kept = append(kept, at)
+	}
+	p.pending = kept
+}

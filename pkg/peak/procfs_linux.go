@@ -1,0 +1,238 @@
+//go:build linux
+
+package peak
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// The /proc readers below are written for the sampler's budget: they reuse
+// caller buffers, parse numbers in place and never build a string per
+// directory entry, because a pass runs every few milliseconds beside the
+// workload and a process may hold tens of thousands of fds.
+
+// procPath builds "/proc/PID/rest" without fmt.
+func procPath(buf []byte, pid int, rest string) string {
+	buf = append(buf[:0], "/proc/"...)
+	buf = strconv.AppendInt(buf, int64(pid), 10)
+	buf = append(buf, rest...)
+	return string(buf)
+}
+
+// parseStatm returns fields 2 (resident) and 6 (data: data + stack) of
+// /proc/PID/statm, in pages. proc(5): "size resident shared text lib data dt".
+func parseStatm(b []byte) (resident, data int64, ok bool) {
+	f := bytes.Fields(b)
+	if len(f) < 6 {
+		return 0, 0, false
+	}
+	r, err1 := strconv.ParseInt(string(f[1]), 10, 64)
+	d, err2 := strconv.ParseInt(string(f[5]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return r, d, true
+}
+
+// statFields splits /proc/PID/stat after the command name, which may itself
+// contain spaces and parentheses: the name ends at the LAST ')'. The returned
+// slice starts at field 3 (state), so field N is at index N-3.
+func statFields(b []byte) [][]byte {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return bytes.Fields(b[i+1:])
+}
+
+// statField returns numeric field n (1-based, as proc(5) numbers them) of
+// /proc/PID/stat, or -1.
+func statField(fields [][]byte, n int) int64 {
+	i := n - 3
+	if i < 0 || i >= len(fields) {
+		return -1
+	}
+	v, err := strconv.ParseInt(string(fields[i]), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// readStat reads /proc/PID/stat. Fields 45 and later (start_brk among them)
+// read as 0 without ptrace read access to the process (proc(5)).
+func readStat(pid int) [][]byte {
+	b, err := os.ReadFile(procPath(nil, pid, "/stat"))
+	if err != nil {
+		return nil
+	}
+	return statFields(b)
+}
+
+// processGone reports whether /proc says pid has exited (no entry, or a
+// zombie / dead state). Only used when pidfds are unavailable.
+func processGone(pid int) bool {
+	f := readStat(pid)
+	if len(f) == 0 {
+		return true
+	}
+	return len(f[0]) > 0 && (f[0][0] == 'Z' || f[0][0] == 'X')
+}
+
+// readBreak returns the start of the heap and the current program break of
+// pid. The kernel exports start_brk (stat field 47) but not the current
+// break; the [heap] mapping ends at the current break rounded up to a page,
+// and there is no [heap] line while the break is still at start_brk. Both
+// are 0 when they cannot be read.
+func readBreak(pid int) (start, cur uint64) {
+	if v := statField(readStat(pid), 47); v > 0 {
+		start = uint64(v)
+	}
+	cur = start
+	f, err := os.Open(procPath(nil, pid, "/maps"))
+	if err != nil {
+		return start, cur
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasSuffix(line, []byte("[heap]")) {
+			continue
+		}
+		dash := bytes.IndexByte(line, '-')
+		sp := bytes.IndexByte(line, ' ')
+		if dash < 0 || sp < dash {
+			break
+		}
+		if end, err := strconv.ParseUint(string(line[dash+1:sp]), 16, 64); err == nil && end > cur {
+			cur = end
+		}
+		break
+	}
+	return start, cur
+}
+
+// readFile reads a small /proc file into buf (grown as needed, returned).
+func readFile(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer unix.Close(fd)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// appendInts parses space-separated decimal numbers (a children file).
+func appendInts(dst []int, b []byte) []int {
+	n, in := 0, false
+	for _, c := range b {
+		if c >= '0' && c <= '9' {
+			n = n*10 + int(c-'0')
+			in = true
+			continue
+		}
+		if in {
+			dst = append(dst, n)
+		}
+		n, in = 0, false
+	}
+	if in {
+		dst = append(dst, n)
+	}
+	return dst
+}
+
+// errNotDir is returned by scanDir for paths that vanished mid-scan.
+var errNotDir = errors.New("not a directory")
+
+// scanDir calls fn with each numeric entry name of a /proc directory (task
+// ids, fd numbers), parsing linux_dirent64 records from getdents64 directly
+// so no string is built per entry. buf is the getdents buffer, reused.
+func scanDir(path string, buf []byte, fn func(int)) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return nil
+		}
+		// struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen;
+		// u8 d_type; char d_name[]; } (getdents64(2)).
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen == 0 || off+reclen > n {
+				break
+			}
+			name := buf[off+19 : off+reclen]
+			v, ok := 0, false
+			for _, c := range name {
+				if c == 0 {
+					break
+				}
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				v, ok = v*10+int(c-'0'), true
+			}
+			if ok {
+				fn(v)
+			}
+			off += reclen
+		}
+	}
+}
+
+// sameFile reports whether two stat results name the same inode.
+func sameFile(a, b *unix.Stat_t) bool {
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// exeStat stats the executable of pid (following /proc/PID/exe).
+func exeStat(pid int) (unix.Stat_t, bool) {
+	var st unix.Stat_t
+	var path string
+	if pid == 0 {
+		path = "/proc/self/exe"
+	} else {
+		path = procPath(nil, pid, "/exe")
+	}
+	if err := unix.Stat(path, &st); err != nil {
+		return st, false
+	}
+	return st, true
+}

@@ -1,0 +1,173 @@
+//go:build linux
+
+package peak
+
+import (
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// sampleScratch is the sampler's reusable memory: its size follows the
+// largest tree seen, not the number of passes.
+type sampleScratch struct {
+	snap []scanned
+	kids []int
+	tids []int
+	buf  []byte
+	dbuf []byte
+	path []byte
+}
+
+// scanned is what one pass read about one process, outside the lock.
+type scanned struct {
+	p        *proc
+	armed    bool // measured this pass (not the pre-exec helper)
+	arm      bool // the pre-exec helper now runs another image
+	gone     bool // no pidfd and /proc says it exited
+	ok       bool // statm was read
+	data     int64
+	rss      int64
+	threads  int
+	fdMax    int
+	kidsFrom int
+	kidsTo   int
+}
+
+// Sample runs one sampling pass now: exits are collected, every live process
+// is floored at its statm data, new children are registered, and the RSS,
+// thread and fd peaks are updated. Run calls it periodically; it is exported
+// so a caller can take a pass at a moment it chooses.
+func (t *Tracker) Sample() {
+	t.sampleMu.Lock()
+	defer t.sampleMu.Unlock()
+	s := &t.scratch
+
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.reapLocked()
+	s.snap = s.snap[:0]
+	for _, p := range t.procs {
+		s.snap = append(s.snap, scanned{p: p, armed: p.armed})
+	}
+	noPidfd := t.noPidfd
+	t.mu.Unlock()
+
+	// The /proc reads happen without the lock, so the supervisor's calls
+	// (made while a workload thread waits) are never held up by a pass.
+	start := time.Now()
+	s.kids = s.kids[:0]
+	for i := range s.snap {
+		s.scan(&s.snap[i], &t.selfExe, t.selfOK, noPidfd, t.pageSize)
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	var rss int64
+	threads := 0
+	for i := range s.snap {
+		r := &s.snap[i]
+		p := r.p
+		r.p = nil // do not keep exited processes reachable until the next pass
+		if t.procs[p.tgid] != p {
+			continue // exited (or replaced) while we read
+		}
+		if r.gone {
+			t.removeLocked(p)
+			continue
+		}
+		if r.arm {
+			p.armed = true
+		}
+		if r.armed && r.ok {
+			t.floorLocked(p, r.data)
+			rss += r.rss
+			threads += r.threads
+			p.threads = r.threads
+			if r.fdMax > t.peak.FDMax {
+				t.peak.FDMax = r.fdMax
+			}
+		}
+		for _, c := range s.kids[r.kidsFrom:r.kidsTo] {
+			if t.procs[c] == nil {
+				t.addLocked(c, p.tgid)
+			}
+		}
+	}
+	// A fork older than ForkGrace at the start of this scan has returned,
+	// so its child was in its parent's children list unless it is gone.
+	for _, p := range t.procs {
+		if len(p.pending) > 0 {
+			t.expireLocked(p, func(at time.Time) bool { return start.Sub(at) >= ForkGrace })
+		}
+	}
+	if rss > t.peak.RSSBytes {
+		t.peak.RSSBytes = rss
+	}
+	if threads > t.peak.Threads {
+		t.peak.Threads = threads
+	}
+	t.notePeaksLocked()
+}
+
+// scan reads one process's /proc entries into r.
+func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK, noPidfd bool, page int64) {
+	pid := r.p.tgid
+	if noPidfd && processGone(pid) {
+		r.gone = true
+		return
+	}
+	if !r.armed {
+		// The tracer's pre-exec helper: only watch for it running another
+		// image (an exec the supervisor did not report).
+		if st, ok := exeStat(pid); ok && selfOK && !sameFile(&st, self) {
+			r.arm = true
+		}
+		return
+	}
+	if cap(s.buf) < 4096 {
+		s.buf = make([]byte, 0, 4096)
+		s.dbuf = make([]byte, 16384)
+	}
+	if n, _ := r.p.statm.ReadAt(s.buf[:cap(s.buf)], 0); n > 0 {
+		if res, data, ok := parseStatm(s.buf[:n]); ok {
+			r.rss, r.data, r.ok = res*page, data*page, true
+		}
+	}
+	if !r.ok {
+		return // exited: the pidfd will say so
+	}
+
+	s.tids = s.tids[:0]
+	scanDir(s.procPath(pid, "/task"), s.dbuf, func(tid int) { s.tids = append(s.tids, tid) })
+	r.threads = len(s.tids)
+	r.kidsFrom = len(s.kids)
+	for _, tid := range s.tids {
+		b, err := readFile(s.procPath(pid, "/task/"+strconv.Itoa(tid)+"/children"), s.buf)
+		if err == nil {
+			s.kids = appendInts(s.kids, b)
+		}
+		s.buf = b[:0]
+	}
+	r.kidsTo = len(s.kids)
+
+	// The fd directory lists open descriptors; the highest number + 1 is
+	// what RLIMIT_NOFILE must allow in this process.
+	hi := -1
+	scanDir(s.procPath(pid, "/fd"), s.dbuf, func(fd int) { hi = max(hi, fd) })
+	r.fdMax = hi + 1
+}
+
+func (s *sampleScratch) procPath(pid int, rest string) string {
+	s.path = append(s.path[:0], "/proc/"...)
+	s.path = strconv.AppendInt(s.path, int64(pid), 10)
+	s.path = append(s.path, rest...)
+	return string(s.path)
+}
