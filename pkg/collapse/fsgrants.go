@@ -123,11 +123,14 @@ func (b *builder) filesystem() {
 				if n.statErr != nil {
 					s.statErrs = append(s.statErrs, n)
 				}
-				o.writeT = s.place(n, t.nearestExisting(n.parent), tWrite, rCollapse)
+				if a := t.nearestExisting(n.parent); a.isDir {
+					o.writeT = s.place(n, a, tWrite, rCollapse)
+				}
 			}
 		}
-		if o.any(parentOps) {
-			o.parentT = s.place(n, t.nearestExisting(n.parent), tWrite, rCollapse)
+		// A parent that is not a directory made the op fail (ENOTDIR).
+		if a := t.nearestExisting(n.parent); o.any(parentOps) && a.isDir {
+			o.parentT = s.place(n, a, tWrite, rCollapse)
 		}
 	}
 

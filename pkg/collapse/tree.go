@@ -171,14 +171,13 @@ func notExist(err error) bool {
 }
 
 // nearestExisting returns the canonical node of n's nearest existing
-// ancestor-or-self; the root always exists.
+// ancestor-or-self (the root always exists). It may be a file: then
+// whatever the workload did beneath it failed with ENOTDIR.
 func (t *tree) nearestExisting(n *node) *node {
 	for a := n; a != nil; a = a.parent {
 		if c := t.canon(a); c != nil {
-			if c.isDir || a == n {
-				return c
-			}
+			return c
 		}
 	}
-	return t.root
+	return t.canon(t.root)
 }
