@@ -1,0 +1,630 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"github.com/sandlock-learn/sandlock-learn/pkg/peak"
+	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
+)
+
+const tool = "sandlock-trace 0.1.0"
+
+// Exit codes of the trace itself (pipeline.md); any other code is the
+// workload's own.
+const (
+	exitOK          = 0
+	exitUsage       = 2
+	exitToolFailure = 125
+	exitCannotExec  = 126
+	exitNotFound    = 127
+)
+
+// Grace periods: how long a stopped tree gets between SIGTERM and SIGKILL.
+const (
+	termGrace = 2 * time.Second
+	killRetry = 100 * time.Millisecond
+)
+
+const usageText = `sandlock-trace [flags] -- CMD [ARGS...]
+
+Runs CMD under a seccomp user-notification filter (no ptrace, no root needed)
+and writes one NDJSON event per observed file, exec and socket operation,
+then a "peak" record (resources) and an "exit" record. CMD runs exactly as it
+would alone: every notified syscall is let through unchanged.
+
+Events go to stdout, and CMD's own stdout is then sent to stderr so it cannot
+corrupt the stream; with -o the events go to FILE and CMD keeps stdout.
+
+Examples:
+   sandlock-trace -- python3 build.py | sandlock-collapse | sandlock-emit > profile.toml
+   sandlock-trace -o run.ndjson --timeout 600 -- make -j2
+   jq -c 'select(.type == "fs" and .op == "write")' run.ndjson
+
+When the trace ends: when CMD and every process it started have exited. Once
+CMD itself has exited, processes it left behind get --linger seconds to
+finish and are then stopped (SIGTERM, then SIGKILL), with a warning record.
+--timeout stops the whole tree the same way at any time (exit record
+"timed_out": true). SIGINT and SIGTERM sent to sandlock-trace are passed to
+CMD; a second one stops the whole tree.
+
+Exit status: CMD's own (128+N when killed by signal N), 127 when CMD is not
+found, 126 when it cannot be executed, 125 when the trace itself failed (no
+seccomp user notification in this kernel, output not writable).`
+
+// workloadStdout returns where the workload's stdout goes: our stderr when
+// the events use our stdout.
+func run(args []string, stdin, stdout, stderr *os.File) int {
+	code := exitOK
+	app := &cli.App{
+		Name:            "sandlock-trace",
+		Usage:           "observe a program once and stream what it does as NDJSON events",
+		UsageText:       usageText,
+		HideHelpCommand: true,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write events to `FILE` instead of stdout"},
+			&cli.Float64Flag{Name: "timeout", Usage: "stop the workload after `SECONDS` (0: no limit)"},
+			&cli.Float64Flag{Name: "linger", Value: 5, Usage: "after CMD exits, let processes it left behind run `SECONDS` more before stopping them"},
+			&cli.BoolFlag{Name: "syscalls", Usage: "emit a \"syscalls\" record counting notified syscalls, and also notify the syscalls sandlock always blocks"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.Exit("missing CMD (usage: sandlock-trace [flags] -- CMD [ARGS...])", exitUsage)
+			}
+			if c.Float64("timeout") < 0 || c.Float64("linger") < 0 {
+				return cli.Exit("--timeout and --linger take a number of seconds >= 0", exitUsage)
+			}
+			t := &tracer{
+				argv:    c.Args().Slice(),
+				output:  c.String("output"),
+				timeout: seconds(c.Float64("timeout")),
+				linger:  seconds(c.Float64("linger")),
+				counts:  c.Bool("syscalls"),
+				stdin:   stdin, stdout: stdout, stderr: stderr,
+			}
+			code = t.run()
+			return nil
+		},
+		ExitErrHandler: func(c *cli.Context, err error) {},
+	}
+	if err := app.Run(args); err != nil {
+		msg := err.Error()
+		ec := exitUsage
+		var coder cli.ExitCoder
+		if errors.As(err, &coder) {
+			ec = coder.ExitCode()
+		}
+		fmt.Fprintf(stderr, "sandlock-trace: %s\n", msg)
+		return ec
+	}
+	return code
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+type tracer struct {
+	argv    []string
+	output  string
+	timeout time.Duration
+	linger  time.Duration
+	counts  bool
+	stdin   *os.File
+	stdout  *os.File
+	stderr  *os.File
+
+	sink   *sink
+	status *status
+}
+
+func (t *tracer) errorf(format string, args ...any) {
+	t.status.clear()
+	fmt.Fprintf(t.stderr, "sandlock-trace: "+format+"\n", args...)
+}
+
+func (t *tracer) run() int {
+	out := io.Writer(t.stdout)
+	workOut := t.stderr
+	if t.output != "" {
+		f, err := os.Create(t.output)
+		if err != nil {
+			fmt.Fprintf(t.stderr, "sandlock-trace: %v\n", err)
+			return exitToolFailure
+		}
+		defer f.Close()
+		out = f
+		workOut = t.stdout
+	}
+	// A closed stdout must give EPIPE, not kill us: caught (not ignored,
+	// which the workload would inherit).
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+
+	t.status = newStatus(t.stderr)
+	t.sink = newSink(out, t.stderr, t.status)
+	defer t.sink.close()
+
+	cwd, _ := os.Getwd()
+	start := &event.Start{
+		Schema: event.Schema, Argv: t.argv, Cwd: cwd, Kernel: uname(true), Arch: uname(false),
+		Time: time.Now().UTC().Format(time.RFC3339), UID: os.Getuid(), GID: os.Getgid(), Tool: tool,
+	}
+	began := time.Now()
+
+	path, err := exec.LookPath(t.argv[0])
+	if err != nil && !errors.Is(err, exec.ErrDot) {
+		code := exitCannotExec
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			code = exitNotFound
+		}
+		t.errorf("%s: %s", t.argv[0], lookMessage(err, code))
+		t.sink.Emit(start)
+		return t.finish(exitRecord(code, 0, false, began), code)
+	}
+
+	acct := &acctProxy{}
+	opts := seccomp.Options{
+		Path: path, Argv: t.argv, Env: os.Environ(),
+		Stdin: t.stdin, Stdout: workOut, Stderr: t.stderr,
+		Sink: t.sink, Acct: acct,
+	}
+	if t.counts {
+		opts.Extra = seccomp.SandlockBlocked
+	}
+	sess, err := seccomp.Start(opts)
+	if err != nil {
+		if errors.Is(err, seccomp.ErrUnsupported) {
+			t.errorf("cannot trace: this kernel does not offer seccomp user notification (Linux 5.0+, 5.8+ recommended): %v", err)
+		} else {
+			t.errorf("cannot start the workload: %v", err)
+		}
+		return exitToolFailure
+	}
+	tracker := peak.New(sess.Pid())
+	acct.t = tracker
+	t.sink.Emit(start)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go tracker.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sess.Run() }()
+	t.status.start(t.sink, tracker, began)
+
+	var (
+		mainStatus *syscall.WaitStatus
+		execErr    *seccomp.ExecError
+		timedOut   bool
+		loopDone   bool
+		loopErr    error
+		fatal      bool
+		signalled  int
+		stopping   bool // SIGTERM sent to the tree
+	)
+	var timeoutC, lingerC, killC, hupC <-chan time.Time
+	var killTick *time.Ticker
+	if t.timeout > 0 {
+		timeoutC = time.After(t.timeout)
+	}
+	stopTree := func(why string) {
+		if stopping {
+			return
+		}
+		stopping = true
+		sess.KillTree(syscall.SIGTERM)
+		killC = time.After(termGrace)
+	}
+	killTree := func() {
+		if killTick != nil {
+			return
+		}
+		sess.KillTree(syscall.SIGKILL)
+		killTick = time.NewTicker(killRetry)
+		// If the tree is gone but the listener never hangs up (a task
+		// outside our tree?), do not wait forever.
+		hupC = time.After(5 * time.Second)
+	}
+	tick := func() <-chan time.Time {
+		if killTick == nil {
+			return nil
+		}
+		return killTick.C
+	}
+	for !(loopDone && (mainStatus != nil || execErr != nil)) {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGPIPE {
+				continue
+			}
+			signalled++
+			if signalled > 1 {
+				stopTree("second signal")
+				killTree()
+				continue
+			}
+			if s == syscall.SIGINT || s == syscall.SIGQUIT {
+				// A terminal already sent it to the whole foreground
+				// group, the workload included: do not send it twice.
+				if fromTerminal() {
+					continue
+				}
+			}
+			sess.Signal(s.(syscall.Signal))
+		case <-timeoutC:
+			timedOut = true
+			t.errorf("timeout after %s: stopping the workload", t.timeout)
+			stopTree("timeout")
+		case <-killC:
+			killTree()
+		case <-tick():
+			sess.KillTree(syscall.SIGKILL)
+		case <-hupC:
+			t.sink.Emit(&event.Warning{Msg: "the filter did not report that every traced task was gone; stopped waiting"})
+			loopDone = true
+			if mainStatus == nil && execErr == nil {
+				ws := syscall.WaitStatus(uint32(syscall.SIGKILL))
+				mainStatus = &ws
+			}
+		case ws := <-sess.Exited():
+			mainStatus = &ws
+			if !loopDone && t.linger > 0 {
+				lingerC = time.After(t.linger)
+			} else if !loopDone {
+				lingerC = time.After(0)
+			}
+		case err := <-sess.ExecResult():
+			var ee *seccomp.ExecError
+			if errors.As(err, &ee) {
+				execErr = ee
+				msg := "not found"
+				if ee.Code == exitCannotExec {
+					msg = "cannot execute: " + ee.Err.Error()
+				}
+				t.errorf("%s: %s", t.argv[0], msg)
+			} else if err != nil {
+				t.errorf("%v", err)
+			}
+		case <-lingerC:
+			n := sess.KillTree(0)
+			if n > 0 && !loopDone {
+				msg := fmt.Sprintf("%d process(es) still running %s after the main process exited were stopped", n, t.linger)
+				t.errorf("%s", msg)
+				t.sink.Emit(&event.Warning{Msg: msg})
+			}
+			stopTree("linger")
+		case err := <-done:
+			loopDone = true
+			loopErr = err
+			if mainStatus == nil && execErr == nil {
+				// The main process is gone (it had the filter); its
+				// status is on the way from the reaper.
+				select {
+				case ws := <-sess.Exited():
+					mainStatus = &ws
+				case <-time.After(5 * time.Second):
+					ws := syscall.WaitStatus(uint32(syscall.SIGKILL))
+					mainStatus = &ws
+				}
+			}
+		case err := <-t.sink.failed:
+			if !fatal {
+				fatal = true
+				t.errorf("cannot write events: %v; stopping the workload", err)
+				stopTree("output")
+				killTree()
+			}
+		}
+	}
+	if killTick != nil {
+		killTick.Stop()
+	}
+	cancel()
+	t.status.stop()
+	if loopErr != nil {
+		t.errorf("notification loop: %v", loopErr)
+		fatal = true
+	}
+	var counts map[string]int64
+	if t.counts {
+		counts = sess.Counts()
+	}
+	sess.Close()
+	pk := tracker.Peak()
+	tracker.Close()
+	if fatal {
+		t.sink.close()
+		return exitToolFailure
+	}
+	if t.counts {
+		t.sink.Emit(&event.Syscalls{Counts: counts})
+	}
+	t.sink.Emit(&pk)
+	code := 0
+	var ex *event.Exit
+	switch {
+	case execErr != nil:
+		code = execErr.Code
+		ex = exitRecord(code, 0, timedOut, began)
+	case mainStatus.Signaled():
+		sig := mainStatus.Signal()
+		code = 128 + int(sig)
+		ex = exitRecord(0, sig, timedOut, began)
+	default:
+		code = mainStatus.ExitStatus()
+		ex = exitRecord(code, 0, timedOut, began)
+	}
+	return t.finish(ex, code)
+}
+
+// finish writes the exit record (last) and flushes; an output failure
+// turns any result into 125.
+func (t *tracer) finish(ex *event.Exit, code int) int {
+	t.sink.finish(ex)
+	if err := t.sink.close(); err != nil {
+		t.errorf("cannot write events: %v", err)
+		return exitToolFailure
+	}
+	return code
+}
+
+func exitRecord(code int, sig syscall.Signal, timedOut bool, began time.Time) *event.Exit {
+	ex := &event.Exit{TimedOut: timedOut, DurationMS: time.Since(began).Milliseconds()}
+	if sig != 0 {
+		ex.Signal = unix.SignalName(sig)
+		if ex.Signal == "" {
+			ex.Signal = fmt.Sprintf("SIG%d", int(sig))
+		}
+	} else {
+		c := code
+		ex.Code = &c
+	}
+	return ex
+}
+
+func lookMessage(err error, code int) string {
+	if code == exitNotFound {
+		return "command not found"
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return "cannot execute: " + pe.Err.Error()
+	}
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return "cannot execute: " + ee.Err.Error()
+	}
+	return "cannot execute: " + err.Error()
+}
+
+// fromTerminal says whether a terminal's interrupt already reached the
+// workload: we are in the terminal's foreground process group.
+func fromTerminal() bool {
+	pg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	if err != nil {
+		return false
+	}
+	return pg == syscall.Getpgrp()
+}
+
+func uname(release bool) string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		if release {
+			return "unknown"
+		}
+		return runtime.GOARCH
+	}
+	if release {
+		return unix.ByteSliceToString(u.Release[:])
+	}
+	return unix.ByteSliceToString(u.Machine[:])
+}
+
+// acctProxy lets the peak tracker be created once the workload's pid is
+// known (after Start, before Run).
+type acctProxy struct{ t *peak.Tracker }
+
+func (a *acctProxy) Mmap(tgid int, n uint64) {
+	if a.t != nil {
+		a.t.Mmap(tgid, n)
+	}
+}
+func (a *acctProxy) Munmap(tgid int, n uint64) {
+	if a.t != nil {
+		a.t.Munmap(tgid, n)
+	}
+}
+func (a *acctProxy) Brk(tgid int, addr uint64) {
+	if a.t != nil {
+		a.t.Brk(tgid, addr)
+	}
+}
+func (a *acctProxy) Mremap(tgid int, o, n uint64) {
+	if a.t != nil {
+		a.t.Mremap(tgid, o, n)
+	}
+}
+func (a *acctProxy) Fork(tgid int) {
+	if a.t != nil {
+		a.t.Fork(tgid)
+	}
+}
+func (a *acctProxy) Exec(tgid int) {
+	if a.t != nil {
+		a.t.Exec(tgid)
+	}
+}
+func (a *acctProxy) Seen(tgid int) {
+	if a.t != nil {
+		a.t.Seen(tgid)
+	}
+}
+
+// sink moves records from the receiver thread to the writer goroutine, so
+// encoding and output never delay an answer more than a channel send. The
+// channel applies backpressure rather than dropping events.
+type sink struct {
+	ch       chan event.Record
+	w        *event.Writer
+	stderr   io.Writer
+	status   *status
+	failed   chan error
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	err      error
+	closed   bool
+	finished bool
+}
+
+func newSink(out io.Writer, stderr io.Writer, st *status) *sink {
+	s := &sink{ch: make(chan event.Record, 8192), w: event.NewWriter(out), stderr: stderr, status: st, failed: make(chan error, 1)}
+	s.wg.Add(1)
+	go s.loop()
+	return s
+}
+
+func (s *sink) Emit(r event.Record) { s.ch <- r }
+
+func (s *sink) loop() {
+	defer s.wg.Done()
+	var err error
+	for r := range s.ch {
+		if w, ok := r.(*event.Warning); ok && strings.HasPrefix(w.Msg, "io_uring") {
+			s.status.clear()
+			fmt.Fprintf(s.stderr, "sandlock-trace: warning: %s\n", w.Msg)
+		}
+		if err != nil {
+			continue // keep draining: the receiver must never block
+		}
+		if err = s.w.Write(r); err == nil && len(s.ch) == 0 {
+			err = s.w.Flush()
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.err = err
+			s.mu.Unlock()
+			s.failed <- err
+		}
+	}
+	if err == nil {
+		err = s.w.Flush()
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+	}
+}
+
+func (s *sink) count() int64 {
+	return s.w.Count()
+}
+
+// finish writes the exit record after everything else, with the count of
+// records written before it.
+func (s *sink) finish(ex *event.Exit) {
+	s.closeCh()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return
+	}
+	ex.Events = s.w.Count()
+	if err := s.w.Write(ex); err != nil {
+		s.err = err
+		return
+	}
+	s.err = s.w.Flush()
+}
+
+func (s *sink) closeCh() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ch)
+	}
+	s.mu.Unlock()
+}
+
+func (s *sink) close() error {
+	s.closeCh()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// status is the one-line live status on a terminal's stderr.
+type status struct {
+	w    io.Writer
+	on   bool
+	mu   sync.Mutex
+	quit chan struct{}
+	wg   sync.WaitGroup
+	line bool
+}
+
+func newStatus(stderr *os.File) *status {
+	on := isatty.IsTerminal(stderr.Fd()) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+	return &status{w: stderr, on: on}
+}
+
+func (st *status) start(s *sink, tr *peak.Tracker, began time.Time) {
+	if !st.on {
+		return
+	}
+	st.quit = make(chan struct{})
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		tk := time.NewTicker(250 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-st.quit:
+				return
+			case <-tk.C:
+			}
+			st.mu.Lock()
+			fmt.Fprintf(st.w, "\rsandlock-trace: %d events, %d processes, %.1fs\x1b[K", s.count(), tr.Live(), time.Since(began).Seconds())
+			st.line = true
+			st.mu.Unlock()
+		}
+	}()
+}
+
+func (st *status) clear() {
+	if st == nil || !st.on {
+		return
+	}
+	st.mu.Lock()
+	if st.line {
+		fmt.Fprint(st.w, "\r\x1b[K")
+		st.line = false
+	}
+	st.mu.Unlock()
+}
+
+func (st *status) stop() {
+	if st.quit != nil {
+		close(st.quit)
+		st.wg.Wait()
+		st.quit = nil
+	}
+	st.clear()
+}

@@ -1,0 +1,55 @@
+package seccomp
+
+import (
+	"errors"
+	"os"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+// Sink receives the records the supervisor observes, on its receiver
+// thread, after the syscall was answered. Emit may block (backpressure
+// holds the workload back rather than losing events).
+type Sink interface {
+	Emit(event.Record)
+}
+
+// Accounting receives the calls that sandlock's resource limits count
+// (pkg/peak implements it). Each is called on the receiver thread before
+// the syscall is answered, so implementations must be quick.
+type Accounting interface {
+	Mmap(tgid int, length uint64)
+	Munmap(tgid int, length uint64)
+	Brk(tgid int, addr uint64)
+	Mremap(tgid int, oldLen, newLen uint64)
+	Fork(tgid int)
+	Exec(tgid int)
+	Seen(tgid int)
+}
+
+// Options describe the workload and what to observe.
+type Options struct {
+	Path   string   // resolved executable (exec.LookPath already done)
+	Argv   []string // argv, argv[0] included
+	Env    []string
+	Dir    string
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+	// Extra syscalls to notify and count (e.g. SandlockBlocked).
+	Extra []string
+	Sink  Sink
+	Acct  Accounting // may be nil
+}
+
+// ErrUnsupported means the kernel offers no seccomp user notification.
+var ErrUnsupported = errors.New("seccomp user notification is not available")
+
+// ExecError is a workload that could not be executed; Code is 126 or 127.
+type ExecError struct {
+	Path string
+	Err  error
+	Code int
+}
+
+func (e *ExecError) Error() string { return e.Path + ": " + e.Err.Error() }

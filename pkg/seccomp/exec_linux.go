@@ -1,0 +1,197 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"golang.org/x/sys/unix"
+)
+
+// exec records the attempted file and remembers the attempt: the exec
+// record itself waits until the new image is seen, so that a failed
+// attempt (execvp walking $PATH) records nothing, and in particular never
+// the image that tried (for the first exec, that is our own helper).
+func (sup *supervisor) exec(t *thread, sys string, dirfd int32, addr, flags uint64) {
+	raw, r, ok := sup.readPath(t, sys, dirfd, addr, flags&unix.AT_SYMLINK_NOFOLLOW == 0, flags&unix.AT_EMPTY_PATH != 0)
+	if !ok {
+		return
+	}
+	sup.fsEvent(t, sys, event.OpExec, raw, r, nil)
+	if !r.exists {
+		return
+	}
+	fp, ok := readFingerprint(t.p)
+	if !ok {
+		return
+	}
+	p := t.p
+	p.pending = &pendingExec{tid: t.tid, sys: sys, path: r.path, fp: fp}
+	sup.pending[p.tgid] = p
+}
+
+// settle decides a pending exec of p. tid is the thread now notifying (-1
+// for a periodic check): the thread that called execve cannot make another
+// call before execve returns, so its next call with an unchanged image
+// means the exec failed.
+func (sup *supervisor) settle(p *proc, tid int) {
+	pe := p.pending
+	fp, ok := readFingerprint(p)
+	if !ok {
+		if tid < 0 {
+			// Gone before we could look: a short-lived static binary
+			// that made no notified call. Say so rather than guess.
+			p.pending = nil
+			delete(sup.pending, p.tgid)
+			sup.emitNow(&event.Warning{Msg: "exec of " + pe.path + " not confirmed: the process ended before it could be inspected", PID: p.tgid, Path: pe.path})
+		}
+		return
+	}
+	if fp == pe.fp {
+		if tid == pe.tid {
+			p.pending = nil
+			delete(sup.pending, p.tgid)
+		}
+		return
+	}
+	p.pending = nil
+	delete(sup.pending, p.tgid)
+	sup.acct.Exec(p.tgid)
+	exe, _ := sup.procLinkProc(p, "exe")
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	if exe == "" || exe[0] != '/' {
+		exe = pe.path
+	}
+	recs := []event.Record{&event.Exec{PID: p.tgid, Path: exe, Argv: readCmdline(p.dir + "cmdline")}}
+	// The interpreter and every file-backed executable mapping of the
+	// new image; later mappings come from the mmap notifications.
+	p.images = map[string]bool{pe.path: true}
+	for _, m := range execMappings(p.dir+"maps", p.root) {
+		if !p.images[m] {
+			p.images[m] = true
+			recs = append(recs, &event.FS{PID: p.tgid, Syscall: pe.sys, Op: event.OpExec, Path: m, Existed: true})
+		}
+	}
+	if tid < 0 {
+		for _, r := range recs {
+			sup.emitNow(r)
+		}
+		return
+	}
+	sup.out = append(sup.out, recs...)
+}
+
+// emitNow emits outside of a notification (periodic checks).
+func (sup *supervisor) emitNow(r event.Record) { sup.sink.Emit(r) }
+
+func (sup *supervisor) checkPending() {
+	for _, p := range sup.pending {
+		if p.pending != nil {
+			sup.settle(p, -1)
+		} else {
+			delete(sup.pending, p.tgid)
+		}
+	}
+}
+
+// execMap records a file mapped executable (shared libraries, dlopen).
+func (sup *supervisor) execMap(t *thread, fd int) {
+	path, ok := sup.fdPath(t, int32(fd))
+	if !ok || path == "" || path[0] != '/' {
+		return
+	}
+	path = strings.TrimSuffix(path, " (deleted)")
+	p := t.p
+	if p.images == nil {
+		p.images = map[string]bool{}
+	}
+	if p.images[path] {
+		return
+	}
+	p.images[path] = true
+	sup.out = append(sup.out, &event.FS{PID: p.tgid, Syscall: "mmap", Op: event.OpExec, Path: path, Existed: true})
+}
+
+func (sup *supervisor) procLinkProc(p *proc, name string) (string, bool) {
+	n, err := unix.Readlink(p.dir+name, sup.linkBuf[:])
+	if err != nil || n == 0 {
+		return "", false
+	}
+	s := string(sup.linkBuf[:n])
+	if p.root != "" && strings.HasPrefix(s, p.root+"/") {
+		s = s[len(p.root):]
+	}
+	return s, true
+}
+
+func readFingerprint(p *proc) (fingerprint, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(p.dir+"exe", &st); err != nil {
+		return fingerprint{}, false
+	}
+	b, err := os.ReadFile(p.dir + "stat")
+	if err != nil {
+		return fingerprint{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return fingerprint{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// Fields after the command: state is field 3; startcode is 26 and
+	// startstack 28 (proc(5)).
+	if len(f) < 26 || f[0] == "Z" || f[0] == "X" {
+		return fingerprint{}, false
+	}
+	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25]}, true
+}
+
+func readCmdline(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return []string{}
+	}
+	b = bytes.TrimSuffix(b, []byte{0})
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
+}
+
+func execMappings(path, root string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		// address perms offset dev inode path
+		fields := strings.SplitN(line, " ", 6)
+		if len(fields) < 6 || len(fields[1]) < 3 || fields[1][2] != 'x' {
+			continue
+		}
+		p := strings.TrimLeft(fields[5], " ")
+		if p == "" || p[0] != '/' {
+			continue
+		}
+		p = strings.TrimSuffix(p, " (deleted)")
+		if root != "" && strings.HasPrefix(p, root+"/") {
+			p = p[len(root):]
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"fmt"
+	"sort"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// BaseSyscalls are always notified: the path and socket operations a
+// profile needs (profile.md), the memory and process calls of sandlock's
+// limits ledger, chroot (it changes how later paths resolve) and
+// io_uring_setup (its file operations are invisible to seccomp: we warn).
+var BaseSyscalls = []string{
+	"open", "openat", "openat2", "creat", "execve", "execveat",
+	"mkdir", "mkdirat", "mknod", "mknodat", "unlink", "unlinkat", "rmdir",
+	"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate",
+	"connect", "bind", "sendto", "sendmsg", "sendmmsg",
+	"mmap", "munmap", "brk", "mremap", "clone", "clone3", "fork", "vfork",
+	"chroot", "io_uring_setup",
+}
+
+// SandlockBlocked are the syscalls sandlock 0.8.6 always blocks, plus the
+// SysV IPC group it blocks by default. They are notified (and counted) only
+// on request, so a profile can say the workload needs them.
+var SandlockBlocked = []string{
+	"mount", "umount2", "pivot_root", "swapon", "swapoff", "reboot", "sethostname",
+	"setdomainname", "kexec_load", "init_module", "finit_module", "delete_module",
+	"unshare", "setns", "perf_event_open", "bpf", "userfaultfd", "keyctl", "add_key",
+	"request_key", "ptrace", "process_vm_readv", "process_vm_writev",
+	"open_by_handle_at", "name_to_handle_at", "ioperm", "iopl", "quotactl", "acct",
+	"lookup_dcookie", "nfsservctl", "io_uring_enter", "io_uring_register",
+	"personality",
+	"shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+	"semget", "semop", "semctl", "semtimedop",
+}
+
+// handoffMagic goes in the upper half of the fd argument of the one sendmsg
+// the helper uses to pass the listener: the kernel truncates the fd to an
+// int, the filter lets exactly that call through un-notified (nobody is
+// listening yet), and no real program sets those bits.
+const handoffMagic = 0x5a4c0000
+
+const (
+	offNr   = 0
+	offArch = 4
+)
+
+func argLo(i int) uint32 { return uint32(16 + 8*i) }
+func argHi(i int) uint32 { return uint32(16 + 8*i + 4) }
+
+const (
+	retAllow  = unix.SECCOMP_RET_ALLOW
+	retNotify = unix.SECCOMP_RET_USER_NOTIF
+)
+
+// buildFilter assembles the filter: a linear chain of comparisons, each
+// followed by its own short block, so every jump is short and the program
+// reads top to bottom. Argument tests keep the noise out of the supervisor:
+// mmap only when anonymous (the ledger) or executable (exec mappings),
+// clone only without CLONE_THREAD, sendto only with an address, open and
+// openat not for O_PATH (no Landlock right involved).
+func buildFilter(names []string) ([]unix.SockFilter, error) {
+	nrs := make([]int, 0, len(names))
+	seen := map[int]bool{}
+	for _, n := range names {
+		nr, ok := sysNums[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown syscall %q", n)
+		}
+		if !seen[nr] {
+			seen[nr] = true
+			nrs = append(nrs, nr)
+		}
+	}
+	sort.Ints(nrs)
+
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
+		bpf.RetConstant{Val: retAllow},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
+		bpf.RetConstant{Val: retAllow},
+	}
+	for _, nr := range nrs {
+		var block []bpf.Instruction
+		switch nr {
+		case unix.SYS_MMAP:
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argLo(3), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.MAP_ANONYMOUS, SkipFalse: 1},
+				bpf.RetConstant{Val: retNotify},
+				bpf.LoadAbsolute{Off: argLo(2), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.PROT_EXEC, SkipFalse: 1},
+				bpf.RetConstant{Val: retNotify},
+				bpf.RetConstant{Val: retAllow},
+			}
+		case unix.SYS_CLONE:
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argLo(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.CLONE_THREAD, SkipFalse: 1},
+				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
+			}
+		case unix.SYS_SENDTO:
+			// send(2) on a connected socket passes no address: the
+			// connect was recorded already, nothing new to see.
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argLo(4), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+				bpf.RetConstant{Val: retNotify},
+				bpf.LoadAbsolute{Off: argHi(4), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+				bpf.RetConstant{Val: retNotify},
+				bpf.RetConstant{Val: retAllow},
+			}
+		case unix.SYS_SENDMSG:
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argHi(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: handoffMagic, SkipFalse: 1},
+				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
+			}
+		case unix.SYS_OPEN:
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argLo(1), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.O_PATH, SkipFalse: 1},
+				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
+			}
+		case unix.SYS_OPENAT:
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argLo(2), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.O_PATH, SkipFalse: 1},
+				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
+			}
+		default:
+			block = []bpf.Instruction{bpf.RetConstant{Val: retNotify}}
+		}
+		// Blocks that load arguments end in a return, so every later
+		// comparison is reached only with the syscall number still in A.
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(nr), SkipFalse: uint8(len(block))})
+		prog = append(prog, block...)
+	}
+	prog = append(prog, bpf.RetConstant{Val: retAllow})
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > 4096 {
+		return nil, fmt.Errorf("filter too long: %d instructions", len(raw))
+	}
+	out := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return out, nil
+}

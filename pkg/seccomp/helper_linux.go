@@ -1,0 +1,246 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Environment of the re-executed helpers. The workload never sees these:
+// the workload helper removes them before exec.
+const (
+	envHelper   = "SANDLOCK_TRACE_HELPER"   // "reaper" or "workload"
+	envSyscalls = "SANDLOCK_TRACE_SYSCALLS" // comma-separated names to notify
+	envGodebug  = "SANDLOCK_TRACE_GODEBUG"  // "-" (unset) or "=VALUE": the workload's GODEBUG
+)
+
+// Inherited descriptors of the helpers.
+const (
+	fdWorkSock = 3 // reaper and workload helper: socket to the tracer (listener, go-ahead, exec result)
+	fdCtlSock  = 4 // reaper only: control socket (pids, exit status, tracer death)
+)
+
+// MaybeRunHelper turns the process into one of the helpers when it was
+// started as one, and never returns then. Call it first thing in main.
+func MaybeRunHelper() {
+	switch os.Getenv(envHelper) {
+	case "reaper":
+		runReaper()
+	case "workload":
+		runWorkload()
+	}
+}
+
+// runReaper sits between the tracer and the workload. It is the
+// subreaper of the workload tree, so every orphan is re-parented to it, and
+// when the tracer dies (its control socket reads EOF) it kills the whole
+// tree: a workload never runs on unobserved.
+func runReaper() {
+	ctl := os.NewFile(fdCtlSock, "ctl")
+	work := os.NewFile(fdWorkSock, "work")
+	fail := func(format string, args ...any) {
+		ctl.Write([]byte("F" + fmt.Sprintf(format, args...)))
+		os.Exit(125)
+	}
+	// Terminal signals go to the whole foreground group; the reaper must
+	// outlive them (its death would kill the workload). Caught, not
+	// ignored, so the workload starts with default dispositions.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	go func() {
+		for range sigs {
+		}
+	}()
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fail("PR_SET_CHILD_SUBREAPER: %v", err)
+	}
+	env := setEnv(os.Environ(), envHelper, "workload")
+	p, err := os.StartProcess("/proc/self/exe", os.Args, &os.ProcAttr{
+		Env:   env,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, work},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	})
+	if err != nil {
+		fail("start workload helper: %v", err)
+	}
+	work.Close()
+	main := p.Pid
+	ctl.Write([]byte("P" + strconv.Itoa(main)))
+
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := ctl.Read(buf)
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		// The tracer is gone or done: nothing may run on unobserved.
+		KillTree(os.Getpid(), syscall.SIGKILL)
+		os.Exit(0)
+	}()
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			// No child left; wait for the tracer to hang up.
+			select {}
+		}
+		if pid == main {
+			ctl.Write([]byte("X" + strconv.FormatUint(uint64(ws), 10)))
+		}
+	}
+}
+
+// runWorkload installs the filter on its own (locked) thread, hands the
+// listener to the tracer, waits for the go-ahead and execs the workload.
+func runWorkload() {
+	runtime.LockOSThread()
+	if len(os.Args) < 3 {
+		os.Exit(125)
+	}
+	path, argv := os.Args[1], os.Args[2:]
+	env := workloadEnv(os.Environ())
+	var names []string
+	if s := os.Getenv(envSyscalls); s != "" {
+		names = strings.Split(s, ",")
+	}
+	report := func(msg string, code int) {
+		unix.Write(fdWorkSock, []byte(msg))
+		os.Exit(code)
+	}
+	filter, err := buildFilter(names)
+	if err != nil {
+		report("Fbuild filter: "+err.Error(), 125)
+	}
+	unix.CloseOnExec(fdWorkSock)
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		report("FPR_SET_NO_NEW_PRIVS: "+err.Error(), 125)
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+
+	// Everything the hand-off needs is prepared before the filter is in
+	// place: from then on, an allocation that maps memory would wait for
+	// a supervisor that does not have the listener yet.
+	oob := make([]byte, unix.CmsgSpace(4))
+	hdr := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	hdr.Level = unix.SOL_SOCKET
+	hdr.Type = unix.SCM_RIGHTS
+	hdr.SetLen(unix.CmsgLen(4))
+	data := oob[unix.CmsgLen(0):]
+	one := []byte{'L'}
+	iov := unix.Iovec{Base: &one[0]}
+	iov.SetLen(1)
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(len(oob))
+	goAhead := make([]byte, 8)
+	errMsg := make([]byte, 0, 64)
+
+	// No GC (it may shrink the stack) and a stack grown in advance, so
+	// the critical section cannot need fresh memory from the kernel.
+	debug.SetGCPercent(-1)
+	growStack(64)
+	lfd, errno := installFilter(&prog, data, &msg, goAhead)
+	if errno != 0 {
+		errMsg = append(errMsg, 'F')
+		errMsg = append(errMsg, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER): "...)
+		errMsg = append(errMsg, errno.Error()...)
+		report(string(errMsg), 125)
+	}
+	_ = lfd
+	err = syscall.Exec(path, argv, env)
+	code := 126
+	if err == syscall.ENOENT {
+		code = 127
+	}
+	en, _ := err.(syscall.Errno)
+	report("E"+strconv.Itoa(int(en)), code)
+}
+
+// installFilter is the critical section: only raw syscalls, no allocation.
+func installFilter(prog *unix.SockFprog, data []byte, msg *unix.Msghdr, goAhead []byte) (int, syscall.Errno) {
+	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+	fd, _, errno := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(prog)))
+	if errno == syscall.EINVAL {
+		// Before Linux 5.19: no WAIT_KILLABLE_RECV.
+		fd, _, errno = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+			unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(prog)))
+	}
+	if errno != 0 {
+		return -1, errno
+	}
+	binary.LittleEndian.PutUint32(data, uint32(fd))
+	_, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fdWorkSock)|handoffMagic<<32, uintptr(unsafe.Pointer(msg)), 0)
+	if e != 0 {
+		return -1, e
+	}
+	syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	for {
+		n, _, e := syscall.RawSyscall(unix.SYS_READ, fdWorkSock, uintptr(unsafe.Pointer(&goAhead[0])), uintptr(len(goAhead)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 || n == 0 || goAhead[0] != 'G' {
+			// The tracer went away before the go-ahead.
+			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
+		}
+		return int(fd), 0
+	}
+}
+
+// workloadEnv is the helper's environment without the helper's own
+// variables, and with the workload's GODEBUG back.
+func workloadEnv(env []string) []string {
+	out := env[:0:0]
+	godebug := "-"
+	for _, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, envGodebug+"="):
+			godebug = kv[len(envGodebug)+1:]
+		case strings.HasPrefix(kv, "SANDLOCK_TRACE_"), strings.HasPrefix(kv, "GODEBUG="):
+		default:
+			out = append(out, kv)
+		}
+	}
+	if strings.HasPrefix(godebug, "=") {
+		out = append(out, "GODEBUG"+godebug)
+	}
+	return out
+}
+
+func setEnv(env []string, key, val string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+val)
+}
+
+// growStack touches about n KiB of stack so the goroutine's stack is large
+// before the filter is installed.
+//
+//go:noinline
+func growStack(n int) byte {
+	var pad [1024]byte
+	pad[n%1024] = byte(n)
+	if n > 0 {
+		return growStack(n-1) + pad[0]
+	}
+	return pad[0]
+}

@@ -1,0 +1,135 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// notif is struct seccomp_notif (include/uapi/linux/seccomp.h).
+type notif struct {
+	id    uint64
+	pid   uint32
+	flags uint32
+	nr    int32
+	arch  uint32
+	ip    uint64
+	args  [6]uint64
+}
+
+// notifResp is struct seccomp_notif_resp.
+type notifResp struct {
+	id    uint64
+	val   int64
+	error int32
+	flags uint32
+}
+
+func recvNotif(fd int, n *notif) syscall.Errno {
+	*n = notif{} // the kernel insists on a zeroed buffer
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(n)))
+	return e
+}
+
+func sendContinue(fd int, r *notifResp, id uint64) syscall.Errno {
+	*r = notifResp{id: id, flags: unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(r)))
+	return e
+}
+
+// idValid says whether the notification is still pending: memory read
+// before a positive answer belonged to the notifying task.
+func idValid(fd int, id *uint64) bool {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_ID_VALID, uintptr(unsafe.Pointer(id)))
+	return e == 0
+}
+
+const pageSize = 4096
+
+// mem reads tracee memory: process_vm_readv, or /proc/PID/mem where that
+// is refused (some kernels and LSM settings allow one and not the other).
+type mem struct {
+	noVM bool
+	str  [pageSize * 2]byte
+}
+
+var errFault = errors.New("bad address")
+
+// read fills buf from addr in tid's address space.
+func (m *mem) read(tid int, addr uint64, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	if addr == 0 {
+		return errFault
+	}
+	if !m.noVM {
+		local := [1]unix.Iovec{{Base: &buf[0]}}
+		local[0].SetLen(len(buf))
+		remote := [1]unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
+		n, err := unix.ProcessVMReadv(tid, local[:], remote[:], 0)
+		if err == nil {
+			if n < len(buf) {
+				return errFault
+			}
+			return nil
+		}
+		if err == unix.EFAULT {
+			return errFault
+		}
+		if err != unix.EPERM && err != unix.ENOSYS {
+			return err
+		}
+		m.noVM = true
+	}
+	f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/mem")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := f.ReadAt(buf, int64(addr))
+	if n < len(buf) {
+		if err == nil {
+			err = errFault
+		}
+		return errFault
+	}
+	return nil
+}
+
+// readString reads a NUL-terminated string of at most max bytes, page by
+// page so that no read crosses into a page that may not be mapped.
+func (m *mem) readString(tid int, addr uint64, max int) (string, error) {
+	if addr == 0 {
+		return "", errFault
+	}
+	var out []byte
+	for len(out) < max {
+		chunk := pageSize - int(addr%pageSize)
+		buf := m.str[:chunk]
+		if err := m.read(tid, addr, buf); err != nil {
+			return "", err
+		}
+		for i, c := range buf {
+			if c == 0 {
+				if out == nil {
+					return string(buf[:i]), nil
+				}
+				return string(append(out, buf[:i]...)), nil
+			}
+		}
+		out = append(out, buf...)
+		addr += uint64(chunk)
+	}
+	return "", syscall.ENAMETOOLONG
+}
+
+func u32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+func u64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }

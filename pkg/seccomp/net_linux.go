@@ -1,0 +1,169 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"golang.org/x/sys/unix"
+)
+
+// sock records one socket address argument: AF_INET and AF_INET6 as net
+// events, named AF_UNIX sockets as fs events; abstract and unnamed AF_UNIX
+// addresses (no file involved) and other families are ignored.
+func (sup *supervisor) sock(t *thread, sys, op string, fd int, addr, alen uint64, proto int) int {
+	if addr == 0 || alen < 2 {
+		return proto
+	}
+	if alen > uint64(len(sup.sockBuf)) {
+		alen = uint64(len(sup.sockBuf))
+	}
+	buf := sup.sockBuf[:alen]
+	sup.read = true
+	if err := sup.mem.read(t.tid, addr, buf); err != nil {
+		sup.warnRead(t, sys, err)
+		return proto
+	}
+	switch binary.LittleEndian.Uint16(buf) {
+	case unix.AF_UNIX:
+		path := buf[2:]
+		if len(path) == 0 || path[0] == 0 {
+			return proto // unnamed or abstract
+		}
+		for i, c := range path {
+			if c == 0 {
+				path = path[:i]
+				break
+			}
+		}
+		raw := string(path)
+		fsop, follow := event.OpConnectUnix, true
+		if op == "bind" {
+			fsop, follow = event.OpBindUnix, false
+		}
+		full := raw
+		if raw[0] != '/' {
+			base, ok := sup.procLink(t, "cwd")
+			if !ok {
+				return proto
+			}
+			full = join(base, raw)
+		}
+		sup.fsEvent(t, sys, fsop, raw, sup.res.resolve(t.p.root, full, follow, t.p.tgid, t.tid), nil)
+	case unix.AF_INET:
+		if len(buf) < 8 {
+			return proto
+		}
+		if proto < 0 {
+			proto = sup.proto(t, fd)
+		}
+		ip := netip.AddrFrom4([4]byte(buf[4:8]))
+		sup.netEvent(t, sys, op, "inet", ip, binary.BigEndian.Uint16(buf[2:4]), fd, proto)
+	case unix.AF_INET6:
+		if len(buf) < 24 {
+			return proto
+		}
+		if proto < 0 {
+			proto = sup.proto(t, fd)
+		}
+		ip := netip.AddrFrom16([16]byte(buf[8:24]))
+		sup.netEvent(t, sys, op, "inet6", ip, binary.BigEndian.Uint16(buf[2:4]), fd, proto)
+	}
+	return proto
+}
+
+func (sup *supervisor) netEvent(t *thread, sys, op, family string, ip netip.Addr, port uint16, fd, proto int) {
+	name := protoName(proto)
+	if name == "" {
+		sup.out = append(sup.out, &event.Warning{Msg: sys + ": socket protocol of fd " + itoa(fd) + " unknown (" + itoa(proto) + "), address " + ip.String() + " not recorded", PID: t.p.tgid})
+		return
+	}
+	sup.out = append(sup.out, &event.Net{PID: t.p.tgid, Syscall: sys, Op: op, Proto: name, Family: family, Addr: ip.String(), Port: int(port), FD: fd})
+}
+
+func protoName(p int) string {
+	switch p {
+	case unix.IPPROTO_TCP, unix.IPPROTO_MPTCP:
+		return "tcp"
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
+		return "udp"
+	case unix.IPPROTO_ICMP, unix.IPPROTO_ICMPV6:
+		return "icmp"
+	}
+	return ""
+}
+
+// proto asks the socket itself: a duplicate taken with pidfd_getfd answers
+// getsockopt(SO_PROTOCOL). /proc/net tables do not list a socket before
+// it is bound or connected, which is exactly when we look.
+func (sup *supervisor) proto(t *thread, fd int) int {
+	p := t.p
+	if p.pidfd < 0 {
+		pfd, err := unix.PidfdOpen(p.tgid, 0)
+		if err != nil {
+			return -1
+		}
+		p.pidfd = pfd
+	}
+	dup, err := unix.PidfdGetfd(p.pidfd, fd, 0)
+	if err != nil {
+		return -1
+	}
+	defer unix.Close(dup)
+	proto, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil {
+		return -1
+	}
+	if proto == 0 {
+		typ, _ := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE)
+		switch typ {
+		case unix.SOCK_STREAM:
+			return unix.IPPROTO_TCP
+		case unix.SOCK_DGRAM:
+			return unix.IPPROTO_UDP
+		}
+	}
+	return proto
+}
+
+// sendmsg records the destination of one message, if it names one.
+func (sup *supervisor) sendmsg(t *thread, fd int, msgAddr uint64) {
+	var hdr [16]byte
+	sup.read = true
+	if err := sup.mem.read(t.tid, msgAddr, hdr[:]); err != nil {
+		sup.warnRead(t, "sendmsg", err)
+		return
+	}
+	sup.sock(t, "sendmsg", "send", fd, u64(hdr[0:8]), uint64(u32(hdr[8:12])), -1)
+}
+
+// sendmmsg records the destination of every message (struct mmsghdr is 64
+// bytes: a msghdr and the sent length).
+func (sup *supervisor) sendmmsg(t *thread, fd int, vec, vlen uint64) {
+	if vlen > uioMaxIOV {
+		vlen = uioMaxIOV // the kernel sends at most that many
+	}
+	if vlen == 0 {
+		return
+	}
+	need := int(vlen) * 64
+	if cap(sup.bigBuf) < need {
+		sup.bigBuf = make([]byte, need)
+	}
+	buf := sup.bigBuf[:need]
+	sup.read = true
+	if err := sup.mem.read(t.tid, vec, buf); err != nil {
+		sup.warnRead(t, "sendmmsg", err)
+		return
+	}
+	proto := -1
+	for i := 0; i < int(vlen); i++ {
+		m := buf[i*64:]
+		proto = sup.sock(t, "sendmmsg", "send", fd, u64(m[0:8]), uint64(u32(m[8:12])), proto)
+	}
+}
+
+// uioMaxIOV is UIO_MAXIOV, the most messages one sendmmsg sends.
+const uioMaxIOV = 1024

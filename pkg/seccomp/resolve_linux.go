@@ -1,0 +1,242 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxLinks is the kernel's limit on symlinks followed in one lookup.
+const maxLinks = 40
+
+// maxCache bounds the directory cache; it is dropped whole when full.
+const maxCache = 1 << 17
+
+// resolved is a path as the tracee's lookup would find it.
+type resolved struct {
+	path   string // canonical, absolute in the tracee's root
+	exists bool
+	dir    bool
+	link   bool // the final component is a symlink (not followed)
+}
+
+// resolver canonicalizes paths like the kernel's lookup: component by
+// component with lstat and readlink, in the tracee's root. Directories are
+// cached (raw directory string -> canonical directory), so a path in a
+// known directory costs one lstat; the cache is dropped when the workload
+// renames or removes something that could change what a cached string
+// resolves to (see supervisor.invalidate).
+type resolver struct {
+	cache   map[string]string
+	linkBuf [4096]byte
+	st      unix.Stat_t
+	off     bool // caching suspended while a rename/rmdir is in flight
+}
+
+func newResolver() *resolver {
+	return &resolver{cache: make(map[string]string, 1024)}
+}
+
+func (r *resolver) drop() {
+	if len(r.cache) > 0 {
+		clear(r.cache)
+	}
+}
+
+// resolve resolves an absolute tracee path p. root is the tracee's root
+// as a host path ("" for the host root). follow says whether a symlink in
+// the final component is followed.
+func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved {
+	// Split off the final component; resolve the directory through the
+	// cache.
+	trimmed := p
+	for len(trimmed) > 1 && trimmed[len(trimmed)-1] == '/' {
+		trimmed = trimmed[:len(trimmed)-1]
+	}
+	i := strings.LastIndexByte(trimmed, '/')
+	if i < 0 || trimmed == "/" {
+		return r.walk(root, p, follow, tgid, tid, 0)
+	}
+	dir, base := trimmed[:i], trimmed[i+1:]
+	if dir == "" {
+		dir = "/"
+	}
+	if base == "." || base == ".." || trimmed != p && !follow {
+		return r.walk(root, p, follow, tgid, tid, 0)
+	}
+	cacheable := root == "" && !r.off && !strings.HasPrefix(dir, "/proc")
+	canonDir, ok := "", false
+	if cacheable {
+		canonDir, ok = r.cache[dir]
+	}
+	if !ok {
+		d := r.walk(root, dir, true, tgid, tid, 0)
+		if !d.exists || !d.dir {
+			return r.walk(root, p, follow, tgid, tid, 0)
+		}
+		canonDir = d.path
+		if cacheable && !strings.HasPrefix(canonDir, "/proc") {
+			if len(r.cache) >= maxCache {
+				r.drop()
+			}
+			r.cache[dir] = canonDir
+		}
+	}
+	full := join(canonDir, base)
+	if err := unix.Lstat(root+full, &r.st); err != nil {
+		return resolved{path: full}
+	}
+	if r.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if !follow {
+			return resolved{path: full, exists: true, link: true}
+		}
+		return r.walk(root, full, true, tgid, tid, 0)
+	}
+	return resolved{path: full, exists: true, dir: r.st.Mode&unix.S_IFMT == unix.S_IFDIR}
+}
+
+// walk is the uncached lookup.
+func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) resolved {
+	cur := "/"
+	rest := p
+	isDir := true
+	for {
+		var comp string
+		comp, rest = nextComp(rest)
+		if comp == "" {
+			break
+		}
+		if comp == "." {
+			continue
+		}
+		if comp == ".." {
+			cur = parent(cur)
+			isDir = true
+			continue
+		}
+		// /proc/self and /proc/thread-self name the caller: here, the
+		// tracee, not us.
+		if cur == "/proc" && root == "" {
+			switch comp {
+			case "self":
+				cur = "/proc/" + strconv.Itoa(tgid)
+				continue
+			case "thread-self":
+				cur = "/proc/" + strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid)
+				continue
+			}
+		}
+		next := join(cur, comp)
+		last := isLast(rest)
+		if err := unix.Lstat(root+next, &r.st); err != nil {
+			// Missing: the rest is appended lexically.
+			return resolved{path: lexical(next, rest)}
+		}
+		mode := r.st.Mode & unix.S_IFMT
+		if mode == unix.S_IFLNK && (!last || follow) {
+			links++
+			if links > maxLinks {
+				return resolved{path: lexical(next, rest)} // ELOOP
+			}
+			n, err := unix.Readlink(root+next, r.linkBuf[:])
+			if err != nil || n == 0 {
+				return resolved{path: lexical(next, rest)}
+			}
+			target := string(r.linkBuf[:n])
+			if target[0] != '/' {
+				if strings.HasPrefix(next, "/proc/") {
+					// A magic link to something without a path
+					// (pipe:[N], socket:[N], anon_inode:...): the
+					// /proc name is all there is.
+					cur = next
+					isDir = false
+					continue
+				}
+				rest = target + "/" + rest
+				continue
+			}
+			if root != "" && strings.HasPrefix(next, "/proc/") {
+				// Magic links are printed in our root; make them the
+				// tracee's.
+				if strings.HasPrefix(target, root+"/") {
+					target = target[len(root):]
+				} else if target == root {
+					target = "/"
+				}
+			}
+			cur = "/"
+			rest = target + "/" + rest
+			continue
+		}
+		if mode == unix.S_IFLNK {
+			return resolved{path: next, exists: true, link: true}
+		}
+		cur = next
+		isDir = mode == unix.S_IFDIR
+	}
+	if cur == "/" {
+		return resolved{path: "/", exists: true, dir: true}
+	}
+	return resolved{path: cur, exists: true, dir: isDir}
+}
+
+func nextComp(s string) (comp, rest string) {
+	for len(s) > 0 && s[0] == '/' {
+		s = s[1:]
+	}
+	i := strings.IndexByte(s, '/')
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
+}
+
+func isLast(rest string) bool {
+	for {
+		var c string
+		c, rest = nextComp(rest)
+		if c == "" {
+			return true
+		}
+		if c != "." {
+			return false
+		}
+	}
+}
+
+func join(dir, base string) string {
+	if dir == "/" {
+		return "/" + base
+	}
+	return dir + "/" + base
+}
+
+func parent(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// lexical appends rest to base component by component, without touching
+// the file system (used once a component is missing).
+func lexical(base, rest string) string {
+	cur := base
+	for {
+		var c string
+		c, rest = nextComp(rest)
+		switch c {
+		case "":
+			return cur
+		case ".":
+		case "..":
+			cur = parent(cur)
+		default:
+			cur = join(cur, c)
+		}
+	}
+}

@@ -1,0 +1,317 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Session is one traced workload.
+type Session struct {
+	opts     Options
+	helper   *exec.Cmd
+	ctl      *os.File // control socket to the reaper
+	work     *os.File // socket to the workload helper
+	listener int
+	reaper   int
+	main     int
+
+	exitCh  chan syscall.WaitStatus
+	execErr chan error
+
+	sup *supervisor
+}
+
+// Start launches the helpers and takes the listener. The workload is held
+// before its exec until Run.
+func Start(o Options) (*Session, error) {
+	if o.Sink == nil {
+		return nil, errors.New("seccomp: Options.Sink is nil")
+	}
+	names := append(append([]string(nil), BaseSyscalls...), o.Extra...)
+	if _, err := buildFilter(names); err != nil {
+		return nil, err
+	}
+	work, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := socketpair()
+	if err != nil {
+		work[0].Close()
+		work[1].Close()
+		return nil, err
+	}
+	env := setEnv(o.Env, envHelper, "reaper")
+	env = setEnv(env, envSyscalls, strings.Join(names, ","))
+	gd := "-"
+	for _, kv := range o.Env {
+		if strings.HasPrefix(kv, "GODEBUG=") {
+			gd = "=" + kv[len("GODEBUG="):]
+		}
+	}
+	env = setEnv(env, envGodebug, gd)
+	// Asynchronous preemption signals (SIGURG) could interrupt the
+	// helper's notified execve over and over; the helpers do not need it,
+	// and the workload gets its own GODEBUG back.
+	env = setEnv(env, "GODEBUG", "asyncpreemptoff=1")
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       append([]string{o.Path}, o.Argv...),
+		Env:        env,
+		Dir:        o.Dir,
+		Stdin:      o.Stdin,
+		Stdout:     o.Stdout,
+		Stderr:     o.Stderr,
+		ExtraFiles: []*os.File{work[1], ctl[1]},
+	}
+	cmd.Args = append([]string{"sandlock-trace-helper"}, cmd.Args...)
+	err = cmd.Start()
+	work[1].Close()
+	ctl[1].Close()
+	if err != nil {
+		work[0].Close()
+		ctl[0].Close()
+		return nil, fmt.Errorf("start helper: %w", err)
+	}
+	s := &Session{
+		opts: o, helper: cmd, ctl: ctl[0], work: work[0], listener: -1,
+		reaper:  cmd.Process.Pid,
+		exitCh:  make(chan syscall.WaitStatus, 1),
+		execErr: make(chan error, 1),
+	}
+	fail := func(err error) (*Session, error) {
+		s.ctl.Close()
+		s.work.Close()
+		if s.listener >= 0 {
+			unix.Close(s.listener)
+		}
+		cmd.Wait()
+		return nil, err
+	}
+	msg, err := readMsg(s.ctl)
+	if err != nil {
+		return fail(fmt.Errorf("helper: %w", err))
+	}
+	switch {
+	case strings.HasPrefix(msg, "P"):
+		s.main, _ = strconv.Atoi(msg[1:])
+	case strings.HasPrefix(msg, "F"):
+		return fail(errors.New(msg[1:]))
+	default:
+		return fail(fmt.Errorf("helper: unexpected message %q", msg))
+	}
+	lfd, msg, err := recvFD(s.work)
+	if err != nil {
+		return fail(fmt.Errorf("workload helper: %w", err))
+	}
+	if lfd < 0 {
+		if strings.HasPrefix(msg, "F") {
+			if strings.Contains(msg, "NEW_LISTENER") {
+				return fail(fmt.Errorf("%w: %s", ErrUnsupported, msg[1:]))
+			}
+			return fail(errors.New(msg[1:]))
+		}
+		return fail(fmt.Errorf("workload helper: unexpected message %q", msg))
+	}
+	s.listener = lfd
+	// Synchronous wake-up (Linux 6.6) moves the tracee and the supervisor
+	// as a pair on one CPU: the round trip gets several times cheaper.
+	// The ioctl takes the flag value itself, not a pointer.
+	unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
+	go s.watchReaper()
+	s.sup = newSupervisor(s, names)
+	return s, nil
+}
+
+// Pid is the workload's main process.
+func (s *Session) Pid() int { return s.main }
+
+// ReaperPid is the helper every process of the workload descends from.
+func (s *Session) ReaperPid() int { return s.reaper }
+
+// Exited delivers the main process's wait status once.
+func (s *Session) Exited() <-chan syscall.WaitStatus { return s.exitCh }
+
+// ExecResult delivers nil once the workload's exec succeeded, or an
+// *ExecError.
+func (s *Session) ExecResult() <-chan error { return s.execErr }
+
+func (s *Session) watchReaper() {
+	for {
+		msg, err := readMsg(s.ctl)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(msg, "X") {
+			v, _ := strconv.ParseUint(msg[1:], 10, 32)
+			s.exitCh <- syscall.WaitStatus(v)
+		}
+	}
+}
+
+func (s *Session) watchExec() {
+	msg, err := readMsg(s.work)
+	if err != nil || msg == "" {
+		// EOF: the socket was closed by a successful exec (close-on-exec).
+		s.execErr <- nil
+		return
+	}
+	if strings.HasPrefix(msg, "E") {
+		n, _ := strconv.Atoi(msg[1:])
+		code := 126
+		if syscall.Errno(n) == syscall.ENOENT {
+			code = 127
+		}
+		s.execErr <- &ExecError{Path: s.opts.Path, Err: syscall.Errno(n), Code: code}
+		return
+	}
+	s.execErr <- fmt.Errorf("workload helper: unexpected message %q", msg)
+}
+
+// Run lets the workload exec and serves notifications until no task of
+// the workload is left (the listener hangs up). Call it once, in its own
+// goroutine; it locks its OS thread.
+func (s *Session) Run() error {
+	if _, err := s.work.Write([]byte("G")); err != nil {
+		return fmt.Errorf("go-ahead: %w", err)
+	}
+	go s.watchExec()
+	return s.sup.loop()
+}
+
+// Counts are the notified syscalls by name; valid after Run returned.
+func (s *Session) Counts() map[string]int64 { return s.sup.countsByName() }
+
+// Signal sends sig to the workload's main process.
+func (s *Session) Signal(sig syscall.Signal) error { return syscall.Kill(s.main, sig) }
+
+// KillTree sends sig to every process of the workload.
+func (s *Session) KillTree(sig syscall.Signal) int { return KillTree(s.reaper, sig) }
+
+// Close releases the helper (it kills whatever is left of the tree) and
+// waits for it.
+func (s *Session) Close() error {
+	s.ctl.Close()
+	s.work.Close()
+	if s.listener >= 0 {
+		unix.Close(s.listener)
+		s.listener = -1
+	}
+	s.sup.close()
+	return s.helper.Wait()
+}
+
+// KillTree sends sig to every descendant of root (not root itself) and
+// returns how many it signalled. It walks /proc, so a process forked
+// during the walk may be missed: callers repeat it with SIGKILL until it
+// returns 0.
+func KillTree(root int, sig syscall.Signal) int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	parent := map[int]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(f[1])
+		parent[pid] = pp
+	}
+	n := 0
+	for pid := range parent {
+		for p, hops := parent[pid], 0; p > 1 && hops < 4096; p, hops = parent[p], hops+1 {
+			if p == root {
+				if syscall.Kill(pid, sig) == nil {
+					n++
+				}
+				break
+			}
+		}
+	}
+	return n
+}
+
+func socketpair() ([2]*os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return [2]*os.File{}, fmt.Errorf("socketpair: %w", err)
+	}
+	// Our end is non-blocking so that it goes through the poller and a
+	// Close interrupts a goroutine blocked reading it; the helper's end
+	// is a separate open file and stays blocking.
+	unix.SetNonblock(fds[0], true)
+	return [2]*os.File{os.NewFile(uintptr(fds[0]), "sock"), os.NewFile(uintptr(fds[1]), "sock")}, nil
+}
+
+func readMsg(f *os.File) (string, error) {
+	buf := make([]byte, 512)
+	n, err := f.Read(buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// recvFD receives either a descriptor (SCM_RIGHTS) or a text message.
+func recvFD(f *os.File) (int, string, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, "", err
+	}
+	buf := make([]byte, 512)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	var n, oobn int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err != nil {
+		return -1, "", err
+	}
+	if rerr != nil {
+		return -1, "", rerr
+	}
+	if n == 0 && oobn == 0 {
+		return -1, "", errors.New("helper exited before handing over the listener")
+	}
+	if oobn > 0 {
+		cms, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil {
+			for _, cm := range cms {
+				fds, err := unix.ParseUnixRights(&cm)
+				if err == nil && len(fds) > 0 {
+					for _, extra := range fds[1:] {
+						unix.Close(extra)
+					}
+					return fds[0], "", nil
+				}
+			}
+		}
+	}
+	return -1, string(buf[:n]), nil
+}

@@ -1,0 +1,615 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"golang.org/x/sys/unix"
+)
+
+const atFDCWD = -100
+
+// proc is what the supervisor knows about one process (thread group).
+type proc struct {
+	tgid         int
+	dir          string // "/proc/TGID/"
+	root         string // host path of the tracee's root; "" for the host root
+	rootVolatile bool   // it called chroot: re-read the root every time
+	pidfd        int    // for pidfd_getfd, opened on first need; -1
+	threads      int
+	pending      *pendingExec
+	images       map[string]bool // exec-mapped paths of the current image
+}
+
+// thread maps a notifying TID to its process. Thread ids are reused
+// quickly (pid_max is often 32768): each entry holds a pidfd watched by
+// epoll and is dropped the moment the thread exits, so a reused id is
+// always looked up afresh.
+type thread struct {
+	tid   int
+	dir   string // "/proc/TID/"
+	p     *proc
+	pidfd int
+}
+
+// pendingExec is an execve whose outcome is not known yet: the result of a
+// notified syscall is invisible to the supervisor. It is settled at the
+// process's next notification (or a periodic check) by comparing the
+// image's fingerprint.
+type pendingExec struct {
+	tid  int
+	sys  string
+	path string
+	fp   fingerprint
+}
+
+// fingerprint identifies a process image: the executable's inode and the
+// kernel's code and stack start addresses, which a new image gets anew.
+type fingerprint struct {
+	dev, ino              uint64
+	startCode, startStack string
+}
+
+type supervisor struct {
+	s     *Session
+	fd    int
+	epfd  int
+	sink  Sink
+	acct  Accounting
+	mem   mem
+	res   *resolver
+	tids  map[int]*thread
+	procs map[int]*proc
+	// Processes with an exec in flight.
+	pending map[int]*proc
+	// Threads with a rename or rmdir in flight: the directory cache is
+	// suspended until each has made its next call (or exited).
+	inflight map[int]bool
+
+	nrName map[int]string
+	counts [1024]int64
+
+	n        notif
+	resp     notifResp
+	out      []event.Record
+	read     bool // this notification read tracee memory
+	warnedIO bool
+	sockBuf  [128]byte
+	linkBuf  [4096]byte
+	bigBuf   []byte
+}
+
+type nopAcct struct{}
+
+func (nopAcct) Mmap(int, uint64)           {}
+func (nopAcct) Munmap(int, uint64)         {}
+func (nopAcct) Brk(int, uint64)            {}
+func (nopAcct) Mremap(int, uint64, uint64) {}
+func (nopAcct) Fork(int)                   {}
+func (nopAcct) Exec(int)                   {}
+func (nopAcct) Seen(int)                   {}
+
+func newSupervisor(s *Session, names []string) *supervisor {
+	sup := &supervisor{
+		s: s, fd: s.listener, sink: s.opts.Sink, acct: s.opts.Acct,
+		res: newResolver(), tids: map[int]*thread{}, procs: map[int]*proc{},
+		pending: map[int]*proc{}, inflight: map[int]bool{}, nrName: map[int]string{},
+		epfd: -1,
+	}
+	if sup.acct == nil {
+		sup.acct = nopAcct{}
+	}
+	for _, n := range names {
+		sup.nrName[sysNums[n]] = n
+	}
+	if fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC); err == nil {
+		sup.epfd = fd
+	}
+	return sup
+}
+
+func (sup *supervisor) close() {
+	for _, t := range sup.tids {
+		if t.pidfd >= 0 {
+			unix.Close(t.pidfd)
+		}
+	}
+	for _, p := range sup.procs {
+		if p.pidfd >= 0 {
+			unix.Close(p.pidfd)
+		}
+	}
+	sup.tids, sup.procs = map[int]*thread{}, map[int]*proc{}
+	if sup.epfd >= 0 {
+		unix.Close(sup.epfd)
+		sup.epfd = -1
+	}
+}
+
+func (sup *supervisor) countsByName() map[string]int64 {
+	m := map[string]int64{}
+	for nr, c := range sup.counts {
+		if c > 0 {
+			name := sup.nrName[nr]
+			if name == "" {
+				name = "nr" + strconv.Itoa(nr)
+			}
+			m[name] = c
+		}
+	}
+	return m
+}
+
+// loop is the receiver: one locked thread that polls, receives, reads,
+// answers and only then hands the records on. A single receiver (rather
+// than several threads blocked in RECV) cannot hang when the filter dies.
+func (sup *supervisor) loop() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pfds := []unix.PollFd{{Fd: int32(sup.fd), Events: unix.POLLIN}}
+	if sup.epfd >= 0 {
+		pfds = append(pfds, unix.PollFd{Fd: int32(sup.epfd), Events: unix.POLLIN})
+	}
+	for {
+		timeout := -1
+		if len(sup.pending) > 0 {
+			timeout = 10
+		}
+		pfds[0].Revents = 0
+		if len(pfds) > 1 {
+			pfds[1].Revents = 0
+		}
+		n, err := unix.Poll(pfds, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			sup.checkPending()
+			continue
+		}
+		// Thread exits first: a reused thread id must not be looked up
+		// in a stale entry.
+		if len(pfds) > 1 && pfds[1].Revents != 0 {
+			sup.reapThreads()
+		}
+		re := pfds[0].Revents
+		if re&unix.POLLIN != 0 {
+			switch e := recvNotif(sup.fd, &sup.n); e {
+			case 0:
+				sup.handle(&sup.n)
+			case unix.ENOENT, unix.EINTR:
+				// The task died or the syscall was interrupted; it is
+				// notified again with a new id if it is restarted.
+			default:
+				return e
+			}
+			continue
+		}
+		if re&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			// No task is left under the filter.
+			sup.checkPending()
+			return nil
+		}
+	}
+}
+
+func (sup *supervisor) reapThreads() {
+	var evs [64]unix.EpollEvent
+	for {
+		n, err := unix.EpollWait(sup.epfd, evs[:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 {
+			return
+		}
+		for _, ev := range evs[:n] {
+			tid := int(ev.Fd)
+			t := sup.tids[tid]
+			if t == nil || t.pidfd != int(ev.Pad) {
+				unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_DEL, int(ev.Pad), nil)
+				continue
+			}
+			sup.dropThread(t)
+		}
+		if n < len(evs) {
+			return
+		}
+	}
+}
+
+func (sup *supervisor) dropThread(t *thread) {
+	if t.pidfd >= 0 {
+		unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_DEL, t.pidfd, nil)
+		unix.Close(t.pidfd)
+	}
+	delete(sup.tids, t.tid)
+	if sup.inflight[t.tid] {
+		sup.settleInflight(t.tid)
+	}
+	p := t.p
+	p.threads--
+	if p.threads <= 0 && sup.procs[p.tgid] == p {
+		if p.pending != nil {
+			sup.settle(p, -1)
+		}
+		delete(sup.procs, p.tgid)
+		delete(sup.pending, p.tgid)
+		if p.pidfd >= 0 {
+			unix.Close(p.pidfd)
+		}
+	}
+}
+
+// thread looks up (or learns) the notifying thread.
+func (sup *supervisor) thread(tid int) *thread {
+	if t := sup.tids[tid]; t != nil {
+		return t
+	}
+	dir := "/proc/" + strconv.Itoa(tid) + "/"
+	tgid := readTgid(dir + "status")
+	if tgid <= 0 {
+		return nil
+	}
+	p := sup.procs[tgid]
+	if p == nil {
+		p = &proc{tgid: tgid, dir: "/proc/" + strconv.Itoa(tgid) + "/", pidfd: -1}
+		p.root = sup.readRoot(p)
+		sup.procs[tgid] = p
+	}
+	t := &thread{tid: tid, dir: dir, p: p, pidfd: -1}
+	if sup.epfd >= 0 {
+		if fd, err := unix.PidfdOpen(tid, unix.PIDFD_THREAD); err == nil {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tid), Pad: int32(fd)}
+			if unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
+				t.pidfd = fd
+			} else {
+				unix.Close(fd)
+			}
+		}
+	}
+	p.threads++
+	sup.tids[tid] = t
+	return t
+}
+
+func readTgid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	i := bytes.Index(b, []byte("\nTgid:"))
+	if i < 0 {
+		return -1
+	}
+	rest := b[i+6:]
+	if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+		rest = rest[:j]
+	}
+	n, err := strconv.Atoi(string(bytes.TrimSpace(rest)))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func (sup *supervisor) readRoot(p *proc) string {
+	n, err := unix.Readlink(p.dir+"root", sup.linkBuf[:])
+	if err != nil || n == 0 {
+		return ""
+	}
+	r := string(sup.linkBuf[:n])
+	if r == "/" {
+		return ""
+	}
+	return r
+}
+
+func (sup *supervisor) handle(n *notif) {
+	id := n.id
+	nr := int(n.nr)
+	a := n.args
+	if nr >= 0 && nr < len(sup.counts) {
+		sup.counts[nr]++
+	}
+	t := sup.thread(int(n.pid))
+	if t == nil {
+		sendContinue(sup.fd, &sup.resp, id)
+		return
+	}
+	p := t.p
+	sup.out = sup.out[:0]
+	sup.read = false
+	if len(sup.inflight) > 0 && sup.inflight[t.tid] {
+		sup.settleInflight(t.tid)
+	}
+	if p.rootVolatile {
+		p.root = sup.readRoot(p)
+	}
+	sup.acct.Seen(p.tgid)
+	if p.pending != nil {
+		sup.settle(p, t.tid)
+	}
+
+	switch nr {
+	case unix.SYS_OPEN:
+		sup.open(t, "open", atFDCWD, a[0], a[1])
+	case unix.SYS_OPENAT:
+		sup.open(t, "openat", int32(a[0]), a[1], a[2])
+	case unix.SYS_OPENAT2:
+		var how [8]byte
+		sup.read = true
+		if err := sup.mem.read(t.tid, a[2], how[:]); err != nil {
+			sup.warnRead(t, "openat2", err)
+			break
+		}
+		sup.open(t, "openat2", int32(a[0]), a[1], u64(how[:]))
+	case unix.SYS_CREAT:
+		sup.open(t, "creat", atFDCWD, a[0], oCREAT|oWRONLY|oTRUNC)
+	case unix.SYS_EXECVE:
+		sup.exec(t, "execve", atFDCWD, a[0], 0)
+	case unix.SYS_EXECVEAT:
+		sup.exec(t, "execveat", int32(a[0]), a[1], a[4])
+	case unix.SYS_MKDIR:
+		sup.pathOp(t, "mkdir", event.OpMkdir, atFDCWD, a[0], false, 0)
+	case unix.SYS_MKDIRAT:
+		sup.pathOp(t, "mkdirat", event.OpMkdir, int32(a[0]), a[1], false, 0)
+	case unix.SYS_MKNOD:
+		sup.pathOp(t, "mknod", event.OpMknod, atFDCWD, a[0], false, 0)
+	case unix.SYS_MKNODAT:
+		sup.pathOp(t, "mknodat", event.OpMknod, int32(a[0]), a[1], false, 0)
+	case unix.SYS_UNLINK:
+		sup.remove(t, "unlink", atFDCWD, a[0], false)
+	case unix.SYS_UNLINKAT:
+		sup.remove(t, "unlinkat", int32(a[0]), a[1], a[2]&unix.AT_REMOVEDIR != 0)
+	case unix.SYS_RMDIR:
+		sup.remove(t, "rmdir", atFDCWD, a[0], true)
+	case unix.SYS_RENAME:
+		sup.rename(t, "rename", atFDCWD, a[0], atFDCWD, a[1])
+	case unix.SYS_RENAMEAT, unix.SYS_RENAMEAT2:
+		sup.rename(t, sup.nrName[nr], int32(a[0]), a[1], int32(a[2]), a[3])
+	case unix.SYS_LINK:
+		sup.link(t, "link", atFDCWD, a[0], atFDCWD, a[1], 0)
+	case unix.SYS_LINKAT:
+		sup.link(t, "linkat", int32(a[0]), a[1], int32(a[2]), a[3], a[4])
+	case unix.SYS_SYMLINK:
+		sup.pathOp(t, "symlink", event.OpSymlink, atFDCWD, a[1], false, 0)
+	case unix.SYS_SYMLINKAT:
+		sup.pathOp(t, "symlinkat", event.OpSymlink, int32(a[1]), a[2], false, 0)
+	case unix.SYS_TRUNCATE:
+		sup.pathOp(t, "truncate", event.OpTruncate, atFDCWD, a[0], true, 0)
+	case unix.SYS_CONNECT:
+		sup.sock(t, "connect", "connect", int(int32(a[0])), a[1], a[2], -1)
+	case unix.SYS_BIND:
+		sup.sock(t, "bind", "bind", int(int32(a[0])), a[1], a[2], -1)
+	case unix.SYS_SENDTO:
+		sup.sock(t, "sendto", "send", int(int32(a[0])), a[4], a[5], -1)
+	case unix.SYS_SENDMSG:
+		sup.sendmsg(t, int(int32(a[0])), a[1])
+	case unix.SYS_SENDMMSG:
+		sup.sendmmsg(t, int(int32(a[0])), a[1], a[2])
+	case unix.SYS_MMAP:
+		if a[3]&unix.MAP_ANONYMOUS != 0 {
+			sup.acct.Mmap(p.tgid, a[1])
+		} else if a[2]&unix.PROT_EXEC != 0 {
+			sup.execMap(t, int(int32(a[4])))
+		}
+	case unix.SYS_MUNMAP:
+		sup.acct.Munmap(p.tgid, a[1])
+	case unix.SYS_BRK:
+		sup.acct.Brk(p.tgid, a[0])
+	case unix.SYS_MREMAP:
+		sup.acct.Mremap(p.tgid, a[1], a[2])
+	case unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK:
+		sup.acct.Fork(p.tgid)
+	case unix.SYS_CLONE3:
+		var fl [8]byte
+		sup.read = true
+		if sup.mem.read(t.tid, a[0], fl[:]) == nil && u64(fl[:])&unix.CLONE_THREAD == 0 {
+			sup.acct.Fork(p.tgid)
+		}
+	case unix.SYS_CHROOT:
+		// Paths after a chroot resolve in the new root; the call's
+		// outcome is unknown here, so the root is re-read from now on.
+		p.rootVolatile = true
+	case unix.SYS_IO_URING_SETUP:
+		sup.out = append(sup.out, &event.Warning{
+			Msg: "io_uring was set up: file and socket operations submitted through io_uring are invisible to the trace",
+			PID: p.tgid,
+		})
+	}
+	if sup.read && !idValid(sup.fd, &id) {
+		// The task died or the call was interrupted: what we read may
+		// not be what the kernel will use. A restarted call comes back
+		// with a new id.
+		sup.out = sup.out[:0]
+	}
+	sendContinue(sup.fd, &sup.resp, id)
+	for _, r := range sup.out {
+		sup.sink.Emit(r)
+	}
+}
+
+func (sup *supervisor) warnRead(t *thread, sys string, err error) {
+	sup.out = append(sup.out, &event.Warning{Msg: "cannot read the arguments of " + sys + ": " + err.Error(), PID: t.p.tgid})
+}
+
+// readPath reads a path argument and resolves it like the kernel would
+// for thread t: relative to dirfd (AT_FDCWD: the cwd) and in the
+// tracee's root.
+func (sup *supervisor) readPath(t *thread, sys string, dirfd int32, addr uint64, follow, emptyPath bool) (string, resolved, bool) {
+	sup.read = true
+	raw, err := sup.mem.readString(t.tid, addr, 4096)
+	if err != nil {
+		if err != syscall.ENAMETOOLONG {
+			sup.warnRead(t, sys, err)
+		}
+		return "", resolved{}, false
+	}
+	if raw == "" {
+		if !emptyPath {
+			return "", resolved{}, false // ENOENT in the tracee
+		}
+		p, ok := sup.fdPath(t, dirfd)
+		if !ok {
+			return "", resolved{}, false
+		}
+		return raw, sup.res.resolve(t.p.root, p, follow, t.p.tgid, t.tid), true
+	}
+	full := raw
+	if raw[0] != '/' {
+		var base string
+		var ok bool
+		if dirfd == atFDCWD {
+			base, ok = sup.procLink(t, "cwd")
+		} else {
+			base, ok = sup.fdPath(t, dirfd)
+		}
+		if !ok || base == "" || base[0] != '/' {
+			return "", resolved{}, false
+		}
+		if base == "/" {
+			full = "/" + raw
+		} else {
+			full = base + "/" + raw
+		}
+	}
+	return raw, sup.res.resolve(t.p.root, full, follow, t.p.tgid, t.tid), true
+}
+
+// link reads /proc/TID/NAME (a magic link) as a path in the tracee's root.
+func (sup *supervisor) procLink(t *thread, name string) (string, bool) {
+	n, err := unix.Readlink(t.dir+name, sup.linkBuf[:])
+	if err != nil || n == 0 {
+		return "", false
+	}
+	s := string(sup.linkBuf[:n])
+	if root := t.p.root; root != "" && s[0] == '/' {
+		if s == root {
+			return "/", true
+		}
+		if strings.HasPrefix(s, root+"/") {
+			s = s[len(root):]
+		}
+	}
+	return s, true
+}
+
+func (sup *supervisor) fdPath(t *thread, fd int32) (string, bool) {
+	return sup.procLink(t, "fd/"+strconv.Itoa(int(fd)))
+}
+
+func (sup *supervisor) fsEvent(t *thread, sys, op, raw string, r resolved, flags []string) {
+	ev := &event.FS{PID: t.p.tgid, Syscall: sys, Op: op, Path: r.path, Flags: flags, Existed: r.exists, Dir: r.dir}
+	if raw != r.path {
+		ev.Raw = raw
+	}
+	sup.out = append(sup.out, ev)
+}
+
+func (sup *supervisor) open(t *thread, sys string, dirfd int32, addr, flags uint64) {
+	if flags&oPATH != 0 {
+		// O_PATH opens neither read nor write nor list: Landlock asks
+		// no right for them (openat2 gets here; the filter keeps the
+		// others away).
+		return
+	}
+	follow := flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
+	raw, r, ok := sup.readPath(t, sys, dirfd, addr, follow, false)
+	if !ok {
+		return
+	}
+	var op string
+	switch {
+	case flags&oTMPFILE == oTMPFILE:
+		op = event.OpCreate // an unnamed file in the directory
+	case flags&oCREAT != 0 && !r.exists:
+		op = event.OpCreate
+	case flags&oACCMODE != 0:
+		op = event.OpWrite
+	case flags&oDIRECTORY != 0 || r.dir:
+		op = event.OpReaddir
+	default:
+		op = event.OpRead
+	}
+	sup.fsEvent(t, sys, op, raw, r, OpenFlags(flags))
+}
+
+func (sup *supervisor) pathOp(t *thread, sys, op string, dirfd int32, addr uint64, follow bool, _ int) {
+	raw, r, ok := sup.readPath(t, sys, dirfd, addr, follow, false)
+	if ok {
+		sup.fsEvent(t, sys, op, raw, r, nil)
+	}
+}
+
+func (sup *supervisor) remove(t *thread, sys string, dirfd int32, addr uint64, isDir bool) {
+	op := event.OpRemove
+	if isDir {
+		op = event.OpRmdir
+	}
+	raw, r, ok := sup.readPath(t, sys, dirfd, addr, false, false)
+	if !ok {
+		return
+	}
+	if isDir || r.link {
+		// A removed directory or symlink may be part of cached paths.
+		sup.invalidate(t.tid)
+	}
+	sup.fsEvent(t, sys, op, raw, r, nil)
+}
+
+func (sup *supervisor) rename(t *thread, sys string, ofd int32, oaddr uint64, nfd int32, naddr uint64) {
+	raw, r, ok := sup.readPath(t, sys, ofd, oaddr, false, false)
+	if !ok {
+		return
+	}
+	sup.invalidate(t.tid)
+	raw2, r2, ok := sup.readPath(t, sys, nfd, naddr, false, false)
+	if !ok {
+		return
+	}
+	sup.fsEvent(t, sys, event.OpRenameFrom, raw, r, nil)
+	sup.fsEvent(t, sys, event.OpRenameTo, raw2, r2, nil)
+}
+
+func (sup *supervisor) link(t *thread, sys string, ofd int32, oaddr uint64, nfd int32, naddr uint64, flags uint64) {
+	raw, r, ok := sup.readPath(t, sys, ofd, oaddr, flags&unix.AT_SYMLINK_FOLLOW != 0, flags&unix.AT_EMPTY_PATH != 0)
+	if !ok {
+		return
+	}
+	raw2, r2, ok := sup.readPath(t, sys, nfd, naddr, false, false)
+	if !ok {
+		return
+	}
+	sup.fsEvent(t, sys, event.OpLinkFrom, raw, r, nil)
+	sup.fsEvent(t, sys, event.OpLinkTo, raw2, r2, nil)
+}
+
+// invalidate drops the directory cache and keeps it off until the thread
+// has finished the call (its next notification or its exit): a lookup in
+// between could cache what is about to change.
+func (sup *supervisor) invalidate(tid int) {
+	sup.res.drop()
+	sup.res.off = true
+	sup.inflight[tid] = true
+}
+
+func (sup *supervisor) settleInflight(tid int) {
+	delete(sup.inflight, tid)
+	sup.res.drop()
+	if len(sup.inflight) == 0 {
+		sup.res.off = false
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
