@@ -76,6 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 			&cli.Float64Flag{Name: "headroom", Value: collapse.DefaultHeadroom, Usage: "multiply the traced peaks by `FACTOR` for [limits]"},
 			&cli.StringFlag{Name: "home", Value: getenv("HOME"), Usage: "the user's home `DIR` (guarded: never reached by collapsing)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the grant stream to `FILE` (atomically) instead of stdout"},
+			&cli.BoolFlag{Name: "check-options", Usage: "only check the flags (exit 1 on a refused prefix, 2 on a bad value) and read nothing: lets a wrapper refuse before it runs the workload"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return &exitError{exitUsage, err.Error()}
@@ -113,6 +114,9 @@ func collapseAction(ctx *cli.Context, stdin io.Reader, stdout, stderr io.Writer,
 	}
 	if err != nil {
 		return &exitError{exitBadInput, err.Error()}
+	}
+	if ctx.Bool("check-options") {
+		return nil
 	}
 	inputs := ctx.Args().Slice()
 	if len(inputs) == 0 {

@@ -313,7 +313,11 @@ func (c *Collapser) addFS(r *event.FS) {
 	if fails(op, r.Existed) {
 		return
 	}
-	if opNeed[op] == needRead && r.Op != event.OpExec && hasFlag(r.Flags, "O_PATH") {
+	// open(2): with O_PATH every flag but O_CLOEXEC, O_DIRECTORY and
+	// O_NOFOLLOW is ignored (no read, write, truncate or create), and the
+	// LSM file_open hook is not called, so whatever op it was labelled with,
+	// it needs no grant.
+	if hasFlag(r.Flags, "O_PATH") {
 		return
 	}
 	c.addNeed(r.Path, op)

@@ -25,6 +25,16 @@ func TestOpMapping(t *testing.T) {
 			e.Flags = []string{"O_RDONLY", "O_PATH", "O_CLOEXEC"}
 			return e
 		}, nil},
+		{"write O_PATH", func(f *fix) *event.FS {
+			e := f.op("write", "d/a")
+			e.Flags = []string{"O_WRONLY", "O_PATH"}
+			return e
+		}, nil},
+		{"create O_PATH", func(f *fix) *event.FS {
+			e := f.op("create", "d/new")
+			e.Flags = []string{"O_CREAT", "O_PATH"}
+			return e
+		}, nil},
 		{"readdir", func(f *fix) *event.FS { return f.op("readdir", "d") }, []string{"read $R/d"}},
 		{"exec", func(f *fix) *event.FS { return f.op("exec", "d/a") }, []string{"read $R/d/a"}},
 		{"link_from", func(f *fix) *event.FS { return f.op("link_from", "d/a") }, []string{"read $R/d/a"}},

@@ -21,8 +21,10 @@
 // grant and is dropped: a read, write, truncate, connect_unix, remove, rmdir,
 // rename_from or link_from of a path that did not exist (ENOENT), and a
 // create, mkdir, mknod, symlink, link_to or bind_unix of one that did
-// (EEXIST). An open with O_PATH needs no grant either: the kernel skips the
-// LSM file_open hook for O_PATH, and such a descriptor cannot read or write.
+// (EEXIST). An open with O_PATH (in the record's flags) needs no grant
+// either, whatever its op: the kernel ignores the other open flags and skips
+// the LSM file_open hook for O_PATH, and such a descriptor cannot read or
+// write.
 //
 // connect_unix: Landlock up to ABI 7 has no right for connecting to a
 // pathname AF_UNIX socket (ABI 6 scopes only abstract sockets), so sandlock
