@@ -171,7 +171,7 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 		defer f.Close()
 		r = f
 	}
-	er := newRecordReader(r, label)
+	er := event.NewReader(r, label)
 	first := true
 	for {
 		rec, err := er.Next()
