@@ -5,23 +5,26 @@ package check
 import (
 	"encoding/json"
 	"fmt"
-	"io"
+	"strconv"
 	"os"
 	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
 )
 
-// helperEnv marks the re-executed helper. It is removed from the
-// environment before the workload runs.
-const helperEnv = "SANDLOCK_CHECK_HELPER"
-
-// The helper's inherited descriptors.
+// The helper's environment; it removes these before the workload runs.
 const (
-	planFD   = 3 // the Plan as JSON, then EOF
-	statusFD = 4 // close-on-exec: silent on a successful exec, else one errno
+	helperEnv = "SANDLOCK_CHECK_HELPER" // "1" marks the helper
+	planEnv   = "SANDLOCK_CHECK_PLAN"   // the Plan as JSON
+	statusEnv = "SANDLOCK_CHECK_STATUS" // a close-on-exec fd: silent on a successful exec, else one errno
 )
+
+// The environment is the one channel that reaches the helper through
+// pkg/seccomp's helpers too; execve refuses one string above 128 KiB.
+const maxPlan = 120 << 10
 
 // Exit codes of the helper itself.
 const (
@@ -39,12 +42,20 @@ type Plan struct {
 	NoFile     uint64   `json:"nofile,omitempty"`
 	Blocked    []uint32 `json:"blocked,omitempty"`
 	BlockDgram bool     `json:"block_dgram,omitempty"`
+	// Marker is a path that does not exist, opened right before the exec:
+	// a supervisor watching the helper knows that what follows is the
+	// workload's and no longer the helper's own start-up.
+	Marker string `json:"marker,omitempty"`
 }
 
 // MaybeHelper runs the enforcing helper and exits when the process was
 // started as one; otherwise it returns at once. Call it first thing in main
 // (and in TestMain of tests that run the check), before any goroutine work.
+//
+// It also runs pkg/seccomp's helpers (MaybeRunHelper), which supervised runs
+// go through on their way to ours.
 func MaybeHelper() {
+	seccomp.MaybeRunHelper()
 	if os.Getenv(helperEnv) != "1" {
 		return
 	}
@@ -55,23 +66,22 @@ func helperMain() int {
 	// Landlock domains, seccomp filters and the exec all belong to one OS
 	// thread; it is never unlocked, so the runtime can't move us off it.
 	runtime.LockOSThread()
-	status := os.NewFile(statusFD, "status")
 	fail := func(code int, format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "sandlock-check: "+format+"\n", args...)
 		return code
 	}
-	planFile := os.NewFile(planFD, "plan")
-	data, err := io.ReadAll(planFile)
-	planFile.Close()
-	if err != nil {
-		return fail(exitToolFailure, "helper: reading the plan: %v", err)
+	var status *os.File
+	if fd, err := strconv.Atoi(os.Getenv(statusEnv)); err == nil {
+		unix.CloseOnExec(fd)
+		status = os.NewFile(uintptr(fd), "status")
 	}
 	var plan Plan
-	if err := json.Unmarshal(data, &plan); err != nil {
+	if err := json.Unmarshal([]byte(os.Getenv(planEnv)), &plan); err != nil {
 		return fail(exitToolFailure, "helper: decoding the plan: %v", err)
 	}
-	unix.CloseOnExec(statusFD)
-	os.Unsetenv(helperEnv)
+	for _, k := range []string{helperEnv, planEnv, statusEnv} {
+		os.Unsetenv(k)
+	}
 
 	if plan.Dir != "" {
 		if err := os.Chdir(plan.Dir); err != nil {
@@ -105,11 +115,18 @@ func helperMain() int {
 	if err := installFilter(filter); err != nil {
 		return fail(exitToolFailure, "%v", err)
 	}
+	if plan.Marker != "" {
+		if fd, err := unix.Open(plan.Marker, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			unix.Close(fd)
+		}
+	}
 	err = syscall.Exec(plan.Path, plan.Argv, os.Environ())
 	// Still here: tell the parent why, so it can explain a Landlock refusal.
 	errno, _ := err.(syscall.Errno)
-	fmt.Fprintf(status, "%d", int(errno))
-	status.Close()
+	if status != nil {
+		fmt.Fprintf(status, "%d", int(errno))
+		status.Close()
+	}
 	if errno == syscall.ENOENT {
 		return fail(exitNotFound, "%s: %v", plan.Path, err)
 	}

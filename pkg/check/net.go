@@ -254,6 +254,17 @@ func (n *NetPolicy) Unrestricted(proto string) bool {
 	return false
 }
 
+// hasAddressRules reports whether some rule names particular hosts, so that
+// an address check matters beyond ports.
+func (n *NetPolicy) hasAddressRules() bool {
+	for i := range n.Allow {
+		if !n.Allow[i].AnyIP {
+			return true
+		}
+	}
+	return false
+}
+
 // DatagramAllowed reports whether the workload may create UDP or ICMP
 // (ping) sockets at all: sandlock refuses SOCK_DGRAM on AF_INET and
 // AF_INET6 with EPERM unless some rule names UDP or ICMP.

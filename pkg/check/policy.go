@@ -29,6 +29,11 @@ type Policy struct {
 	Unenforced []string
 }
 
+// AddressEnforced tells whether a connect or send to an address no rule
+// allows is refused (ECONNREFUSED, as sandlock) rather than only reported.
+// It needs the supervisor to answer a notification with an errno.
+const AddressEnforced = false
+
 // Resolver looks hostnames up; net.DefaultResolver fits.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -90,6 +95,10 @@ func NewPolicy(p *profile.Profile, abi int, res Resolver) (*Policy, error) {
 		pol.OpenFiles = uint64(p.Limits.OpenFiles)
 	}
 	pol.Blocked, pol.Unenforced = blocklist(p)
+	if !AddressEnforced && pol.Net.hasAddressRules() {
+		pol.Unenforced = append(pol.Unenforced,
+			"the addresses of network.allow rules (ports are enforced; a connect or send to another address is reported, not refused)")
+	}
 	if hostnames {
 		pol.Unenforced = append(pol.Unenforced,
 			"hostname rules in network.allow (looked up once here; sandlock also serves its own /etc/hosts)")

@@ -3,6 +3,8 @@
 package check
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
 )
 
 // RunConfig is one confined run.
@@ -21,15 +25,22 @@ type RunConfig struct {
 	Session *Session // receives what the run did; required
 	Path    string   // the program, already resolved (exec.LookPath)
 	Argv    []string
-	Dir     string // working directory; "" = ours
-	Env     []string
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
-	// Self is the binary to re-execute as the helper; "" = /proc/self/exe.
-	// Its main (or TestMain) must call MaybeHelper first.
-	Self string
+	Dir     string   // working directory; "" = ours
+	Env     []string // nil = ours
+	Stdin   *os.File // nil = /dev/null
+	Stdout  *os.File // nil = /dev/null
+	Stderr  *os.File // nil = /dev/null
+	// Supervise watches the workload with pkg/seccomp's notifier so every
+	// operation is evaluated (denials explained, grants counted). Without
+	// it only Landlock runs, and only a refused exec is explained.
+	Supervise bool
+	// Warn receives the supervisor's warnings (what it could not observe).
+	Warn func(string)
 }
+
+// ErrNoSupervisor means the kernel has no seccomp user notification: the
+// run can be enforced but not explained. Nothing was run.
+var ErrNoSupervisor = errors.New("seccomp user notification is not available: denials cannot be explained")
 
 // Run enforces cfg.Policy on the workload and waits for it. The status is
 // the workload's: its exit code, 128+N when signal N killed it, 126 when it
@@ -49,68 +60,85 @@ func Run(cfg RunConfig) (int, error) {
 			plan.Blocked = append(plan.Blocked, uint32(nr))
 		}
 	}
-	data, err := json.Marshal(&plan)
+	env := cfg.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	env = append(append([]string{}, env...), helperEnv+"=1")
+	if cfg.Supervise {
+		return runSupervised(cfg, plan, env)
+	}
+	return runPlain(cfg, plan, env)
+}
+
+func planEnvVar(plan *Plan) (string, error) {
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxPlan {
+		return "", fmt.Errorf("the profile is too large to hand to the helper (%d bytes of rules)", len(data))
+	}
+	return planEnv + "=" + string(data), nil
+}
+
+// forwardSignals passes the signals a terminal or a supervisor sends on to
+// the workload, which decides how to end; we still report its status.
+func forwardSignals(send func(os.Signal)) (stop func()) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				send(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+func runPlain(cfg RunConfig, plan Plan, env []string) (int, error) {
+	pv, err := planEnvVar(&plan)
 	if err != nil {
 		return exitToolFailure, err
 	}
-	planR, planW, err := os.Pipe()
-	if err != nil {
-		return exitToolFailure, err
-	}
-	defer planR.Close()
-	defer planW.Close()
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return exitToolFailure, err
 	}
 	defer statusR.Close()
 	defer statusW.Close()
-
-	self := cfg.Self
-	if self == "" {
-		self = "/proc/self/exe"
-	}
-	env := cfg.Env
-	if env == nil {
-		env = os.Environ()
-	}
 	cmd := &exec.Cmd{
-		Path:       self,
+		Path:       "/proc/self/exe",
 		Args:       []string{"sandlock-check-helper"},
-		Env:        append(append([]string{}, env...), helperEnv+"=1"),
-		Stdin:      cfg.Stdin,
-		Stdout:     cfg.Stdout,
-		Stderr:     cfg.Stderr,
-		ExtraFiles: []*os.File{planR, statusW},
-		// The workload must not outlive us: nothing would explain its
-		// denials, and a test must not leave it behind.
+		Env:        append(env, pv, statusEnv+"=3"),
+		ExtraFiles: []*os.File{statusW},
+		// The workload must not outlive us, nor a failing test.
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	// Forward the signals a terminal or a supervisor sends, so the workload
-	// decides how to end and we still report its status.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
+	// exec.Cmd wants nil, not a typed nil, for "no file".
+	if cfg.Stdin != nil {
+		cmd.Stdin = cfg.Stdin
+	}
+	if cfg.Stdout != nil {
+		cmd.Stdout = cfg.Stdout
+	}
+	if cfg.Stderr != nil {
+		cmd.Stderr = cfg.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		return exitToolFailure, fmt.Errorf("starting the helper: %w", err)
 	}
-	planR.Close()
 	statusW.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	// The helper may die before reading the plan; its status says why.
-	_, werr := planW.Write(data)
-	planW.Close()
+	stop := forwardSignals(func(s os.Signal) { cmd.Process.Signal(s) })
+	defer stop()
 
 	// EOF on the status pipe means the exec happened (close-on-exec) or the
 	// helper died; a number means the exec failed with that errno.
@@ -123,15 +151,96 @@ func Run(cfg RunConfig) (int, error) {
 		cfg.Session.Exec(cmd.Process.Pid, filepath.Base(cfg.Path), path)
 	}
 	err = cmd.Wait()
-	status := exitStatus(cmd.ProcessState)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return exitToolFailure, err
 	}
-	if werr != nil && status == 0 {
-		return exitToolFailure, fmt.Errorf("handing the plan to the helper: %w", werr)
+	return exitStatus(cmd.ProcessState), nil
+}
+
+func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
+	nonce := make([]byte, 12)
+	if _, err := rand.Read(nonce); err != nil {
+		return exitToolFailure, err
 	}
-	return status, nil
+	// A name no one has: it does not exist (so opening it fails before
+	// Landlock looks), and a workload cannot guess it to confuse us.
+	plan.Marker = "/.sandlock-check-armed-" + hex.EncodeToString(nonce)
+	pv, err := planEnvVar(&plan)
+	if err != nil {
+		return exitToolFailure, err
+	}
+	obs := &Observer{Session: cfg.Session, Marker: plan.Marker, Warn: cfg.Warn}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return exitToolFailure, err
+	}
+	defer null.Close()
+	orNull := func(f *os.File) *os.File {
+		if f == nil {
+			return null
+		}
+		return f
+	}
+	s, err := seccomp.Start(seccomp.Options{
+		// The supervisor's workload helper execs us again, as our helper:
+		// Landlock must be applied after its filter is in place and
+		// before the workload, in the process that becomes it.
+		Path:   "/proc/self/exe",
+		Argv:   []string{"sandlock-check-helper"},
+		Env:    append(env, pv),
+		Dir:    cfg.Dir,
+		Stdin:  orNull(cfg.Stdin),
+		Stdout: orNull(cfg.Stdout),
+		Stderr: orNull(cfg.Stderr),
+		Sink:   obs,
+	})
+	if err != nil {
+		if errors.Is(err, seccomp.ErrUnsupported) {
+			return exitToolFailure, fmt.Errorf("%w (%v)", ErrNoSupervisor, err)
+		}
+		return exitToolFailure, fmt.Errorf("starting the supervisor: %w", err)
+	}
+	obs.Main = s.Pid()
+	stop := forwardSignals(func(sig os.Signal) { s.Signal(sig.(syscall.Signal)) })
+	defer stop()
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run() }()
+
+	var ws syscall.WaitStatus
+	select {
+	case ws = <-s.Exited():
+	case err := <-runErr:
+		// The listener hung up: every task is gone; the status follows.
+		ws = <-s.Exited()
+		runErr <- err
+	}
+	// sandlock ends the sandbox with its first process; so do we, so that
+	// a daemon left behind neither keeps us waiting nor runs on unwatched.
+	for i := 0; i < 100 && s.KillTree(syscall.SIGKILL) > 0; i++ {
+	}
+	err = <-runErr
+	obs.Close()
+	s.Close()
+	if execErr := execResult(s); execErr != nil {
+		return exitToolFailure, fmt.Errorf("running the helper: %w", execErr)
+	}
+	if err != nil {
+		return exitToolFailure, fmt.Errorf("supervisor: %w", err)
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+func execResult(s *seccomp.Session) error {
+	select {
+	case err := <-s.ExecResult():
+		return err
+	default:
+		return nil
+	}
 }
 
 func exitStatus(ps *os.ProcessState) int {

@@ -3,10 +3,8 @@
 package check
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -66,11 +64,11 @@ func workload(args []string) int {
 		return result(os.WriteFile(args[1], []byte("x"), 0o644))
 	case "connect": // connect NETWORK ADDR:PORT, raw so Go's dialer adds nothing
 		ap := netip.MustParseAddrPort(args[2])
-		fam := syscall.AF_INET
-		var sa syscall.Sockaddr = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
-		if ap.Addr().Is6() {
-			fam = syscall.AF_INET6
-			sa = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		fam := syscall.AF_INET6
+		var sa syscall.Sockaddr = &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		if ap.Addr().Is4() {
+			fam = syscall.AF_INET
+			sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 		}
 		typ := syscall.SOCK_STREAM
 		if args[1] == "udp" {
@@ -143,6 +141,30 @@ type runResult struct {
 	session *Session
 }
 
+// supervise runs the workloads under pkg/seccomp's notifier, so that
+// denials are explained; the plain Landlock path is tested on its own.
+var supervise = true
+
+// outFile is a file to capture a workload's output in.
+func outFile(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func readBack(t *testing.T, f *os.File) string {
+	t.Helper()
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // runWorkload enforces prof on the test binary doing args.
 func runWorkload(t *testing.T, prof *profile.Profile, args ...string) runResult {
 	t.Helper()
@@ -150,9 +172,12 @@ func runWorkload(t *testing.T, prof *profile.Profile, args ...string) runResult 
 	exe := self(t)
 	// The workload is the test binary: it must be allowed to run itself,
 	// with its dynamic loader and libc when cgo linked it.
-	prof.Filesystem.Read = append(prof.Filesystem.Read, exe, "/usr")
-	if _, err := os.Stat("/etc/ld.so.cache"); err == nil {
-		prof.Filesystem.Read = append(prof.Filesystem.Read, "/etc/ld.so.cache")
+	// The Go runtime reads a few /proc and /sys files at start-up.
+	prof.Filesystem.Read = append(prof.Filesystem.Read, exe, "/usr", "/proc", "/sys")
+	for _, p := range []string{"/etc/ld.so.cache"} {
+		if _, err := os.Stat(p); err == nil {
+			prof.Filesystem.Read = append(prof.Filesystem.Read, p)
+		}
 	}
 	pol, err := NewPolicy(prof, abi, nil)
 	if err != nil {
@@ -160,16 +185,16 @@ func runWorkload(t *testing.T, prof *profile.Profile, args ...string) runResult 
 	}
 	var res runResult
 	res.session = NewSession(pol, func(d *event.Denial) { res.denials = append(res.denials, d) })
-	var stdout, stderr bytes.Buffer
+	stdout, stderr := outFile(t), outFile(t)
 	env := append(os.Environ(), envWorkload+"="+strings.Join(args, " "))
 	status, err := Run(RunConfig{
 		Policy: pol, Session: res.session, Path: exe, Argv: []string{exe}, Env: env,
-		Stdout: &stdout, Stderr: &stderr,
+		Stdout: stdout, Stderr: stderr, Supervise: supervise,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.status, res.stdout, res.stderr = status, stdout.String(), stderr.String()
+	res.status, res.stdout, res.stderr = status, readBack(t, stdout), readBack(t, stderr)
 	return res
 }
 
@@ -323,7 +348,7 @@ func TestRunExecDenied(t *testing.T) {
 	}
 	var denials []*event.Denial
 	sess := NewSession(pol, func(d *event.Denial) { denials = append(denials, d) })
-	status, err := Run(RunConfig{Policy: pol, Session: sess, Path: exe, Argv: []string{exe}, Stderr: io.Discard})
+	status, err := Run(RunConfig{Policy: pol, Session: sess, Path: exe, Argv: []string{exe}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +405,151 @@ func TestRunUnprivileged(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "--- PASS: TestRunReadGrantedAndNot") {
 		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	}
+}
+
+func denialLines(ds []*event.Denial) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, FormatDenial(d))
+	}
+	return out
+}
+
+// wantOneDenial checks that the run reported exactly one denial, with this
+// op and this object, in the one-line form users read.
+func wantOneDenial(t *testing.T, r runResult, op, what string) {
+	t.Helper()
+	if len(r.denials) != 1 {
+		t.Fatalf("denials %q, want exactly one %s %s", denialLines(r.denials), op, what)
+	}
+	want := "denied: " + op + " " + what + " (pid "
+	if got := FormatDenial(r.denials[0]); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, " check.test)") {
+		t.Fatalf("denial line %q, want %q...check.test)", got, want)
+	}
+}
+
+func TestDenialNamesThePath(t *testing.T) {
+	ok := tempFile(t, "ok.txt", "ok")
+	no := tempFile(t, "no.txt", "secret")
+	r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}, "read", ok)
+	if r.status != wlOK || len(r.denials) != 0 {
+		t.Fatalf("a granted read: status %d, denials %q", r.status, denialLines(r.denials))
+	}
+	r = runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}, "read", no)
+	if r.status != wlEACCES {
+		t.Fatalf("status %d, want EACCES", r.status)
+	}
+	wantOneDenial(t, r, "read", no)
+	// Creating a file under a read grant: the denial names the file, the
+	// reason the directory that lacks make_reg.
+	dir := filepath.Dir(no)
+	newFile := filepath.Join(dir, "new.txt")
+	r = runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{dir}}}, "write", newFile)
+	if r.status != wlEACCES {
+		t.Fatalf("create under a read grant: status %d, want EACCES", r.status)
+	}
+	wantOneDenial(t, r, "create", newFile)
+	if !strings.Contains(r.denials[0].Reason, "make_reg on "+dir) {
+		t.Fatalf("reason %q does not name make_reg on %s", r.denials[0].Reason, dir)
+	}
+}
+
+func TestDenialTCPPort(t *testing.T) {
+	if abi := requireLandlock(t); abi < 4 {
+		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
+	}
+	for _, fam := range []struct{ network, host string }{{"tcp4", "127.0.0.1"}, {"tcp6", "::1"}} {
+		allowed := listen(t, fam.network, net.JoinHostPort(fam.host, "0"))
+		other := listen(t, fam.network, net.JoinHostPort(fam.host, "0"))
+		rule := fmt.Sprintf("tcp://%s", net.JoinHostPort(fam.host, strconv.Itoa(allowed)))
+		if fam.host == "::1" {
+			rule = fmt.Sprintf("tcp://[::1]:%d", allowed)
+		}
+		prof := func() *profile.Profile { return &profile.Profile{Network: profile.Network{Allow: []string{rule}}} }
+		r := runWorkload(t, prof(), "connect", "tcp", net.JoinHostPort(fam.host, strconv.Itoa(allowed)))
+		if r.status != wlOK || len(r.denials) != 0 {
+			t.Fatalf("%s: allowed connect: status %d, denials %q", rule, r.status, denialLines(r.denials))
+		}
+		target := net.JoinHostPort(fam.host, strconv.Itoa(other))
+		r = runWorkload(t, prof(), "connect", "tcp", target)
+		if r.status != wlEACCES {
+			t.Fatalf("%s: connect to %s: status %d, want EACCES", rule, target, r.status)
+		}
+		wantOneDenial(t, r, "connect", "tcp "+target)
+	}
+}
+
+func TestDenialAddress(t *testing.T) {
+	if abi := requireLandlock(t); abi < 4 {
+		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
+	}
+	port := listen(t, "tcp4", "127.0.0.1:0")
+	// The port is allowed, to another address: Landlock lets the connect
+	// through (it knows ports only); the address check must catch it.
+	prof := &profile.Profile{Network: profile.Network{Allow: []string{fmt.Sprintf("tcp://127.0.0.2:%d", port)}}}
+	target := fmt.Sprintf("127.0.0.1:%d", port)
+	r := runWorkload(t, prof, "connect", "tcp", target)
+	wantOneDenial(t, r, "connect", "tcp "+target)
+	want := wlECONNREFUSED
+	if !AddressEnforced {
+		want = wlOK
+	}
+	if r.status != want {
+		t.Fatalf("connect to an address no rule allows: status %d, want %d (AddressEnforced=%v)", r.status, want, AddressEnforced)
+	}
+}
+
+func TestDenialBind(t *testing.T) {
+	if abi := requireLandlock(t); abi < 4 {
+		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	prof := &profile.Profile{Network: profile.Network{AllowBind: []profile.Port{profile.PortNum(port + 1)}}}
+	r := runWorkload(t, prof, "bind", strconv.Itoa(port))
+	if r.status != wlEACCES {
+		t.Fatalf("bind: status %d, want EACCES", r.status)
+	}
+	wantOneDenial(t, r, "bind", fmt.Sprintf("tcp port %d", port))
+}
+
+// --unused names the one grant nothing needed, and only it.
+func TestUnusedGrant(t *testing.T) {
+	ok := tempFile(t, "ok.txt", "ok")
+	extra := t.TempDir()
+	prof := &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}, Write: []string{extra}}}
+	r := runWorkload(t, prof, "read", ok)
+	if r.status != wlOK {
+		t.Fatalf("status %d", r.status)
+	}
+	var unused []string
+	for _, u := range r.session.Usage() {
+		if u.Used == 0 {
+			unused = append(unused, u.Ref)
+		}
+	}
+	want := []string{fmt.Sprintf("filesystem.write %q", extra)}
+	if strings.Join(unused, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("unused %q, want %q", unused, want)
+	}
+}
+
+// Without the supervisor Landlock still enforces; nothing is explained.
+func TestRunPlainLandlock(t *testing.T) {
+	supervise = false
+	defer func() { supervise = true }()
+	ok := tempFile(t, "ok.txt", "ok")
+	no := tempFile(t, "no.txt", "secret")
+	if r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}, "read", ok); r.status != wlOK {
+		t.Fatalf("granted read: status %d, stderr %q", r.status, r.stderr)
+	}
+	r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}, "read", no)
+	if r.status != wlEACCES || len(r.denials) != 0 {
+		t.Fatalf("read outside: status %d (want EACCES), denials %q (want none: nothing watches)", r.status, denialLines(r.denials))
 	}
 }

@@ -1,0 +1,127 @@
+package check
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+// Observer turns the records of a supervisor (pkg/seccomp's event stream of
+// the workload) into Session evaluations. The first process is our helper
+// until it opens Marker: its own start-up is not the workload's and is not
+// judged.
+type Observer struct {
+	Session *Session
+	Marker  string
+	Main    int          // pid of the helper that becomes the workload
+	Warn    func(string) // the supervisor's warnings, once armed; may be nil
+
+	mu    sync.Mutex
+	armed bool
+	comm  map[int]string
+	held  *event.FS // the first half of a rename or link
+}
+
+// Emit implements seccomp.Sink.
+func (o *Observer) Emit(r event.Record) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.comm == nil {
+		o.comm = map[int]string{}
+	}
+	switch v := r.(type) {
+	case *event.Exec:
+		o.comm[v.PID] = filepath.Base(v.Path)
+	case *event.FS:
+		if !o.ready(v.PID) {
+			if v.Path == o.Marker {
+				o.armed = true
+			}
+			return
+		}
+		o.fs(v)
+	case *event.Net:
+		if !o.ready(v.PID) {
+			return
+		}
+		o.flush()
+		addr, err := netip.ParseAddr(v.Addr)
+		if err != nil {
+			return
+		}
+		comm := o.name(v.PID)
+		switch v.Op {
+		case NetBind:
+			if v.Proto == ProtoTCP {
+				o.Session.Bind(v.PID, comm, addr, v.Port)
+			}
+		case NetConnect, NetSend:
+			o.Session.Connect(v.PID, comm, v.Op, v.Proto, addr, v.Port)
+		}
+	case *event.Warning:
+		if o.ready(v.PID) && o.Warn != nil {
+			o.Warn(v.Msg)
+		}
+	}
+}
+
+// Close evaluates a half-pair still held.
+func (o *Observer) Close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flush()
+}
+
+// ready reports whether records of pid belong to the workload: every
+// process but the helper is the workload's (the helper forks nothing).
+func (o *Observer) ready(pid int) bool { return o.armed || pid != o.Main }
+
+func (o *Observer) fs(v *event.FS) {
+	op := FSOp{Op: v.Op, Path: v.Path, Dir: v.Dir, Existed: v.Existed}
+	switch v.Op {
+	case event.OpRenameFrom, event.OpLinkFrom:
+		o.flush()
+		o.held = v
+		return
+	case event.OpRenameTo, event.OpLinkTo:
+		if h := o.held; h != nil && h.PID == v.PID {
+			o.held = nil
+			from := FSOp{Op: h.Op, Path: h.Path, Dir: h.Dir, Existed: h.Existed}
+			if v.Op == event.OpRenameTo {
+				// The moved inode keeps its kind.
+				op.Dir = from.Dir
+			}
+			o.Session.FSPair(v.PID, o.name(v.PID), from, op)
+			return
+		}
+	}
+	o.flush()
+	o.Session.FS(v.PID, o.name(v.PID), op)
+}
+
+func (o *Observer) flush() {
+	if h := o.held; h != nil {
+		o.held = nil
+		o.Session.FS(h.PID, o.name(h.PID), FSOp{Op: h.Op, Path: h.Path, Dir: h.Dir, Existed: h.Existed})
+	}
+}
+
+// name is the process's command name: the program it last executed, or
+// what /proc says (a forked child that did not exec).
+func (o *Observer) name(pid int) string {
+	if c, ok := o.comm[pid]; ok {
+		return c
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(b))
+	o.comm[pid] = c
+	return c
+}
