@@ -5,9 +5,9 @@ package check
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
