@@ -1,0 +1,950 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+// result is one finished trace.
+type result struct {
+	events []event.Record
+	stdout string // what was not events (with -o) or the raw stream
+	stderr string
+	code   int
+}
+
+func lookBin(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not on PATH (TestMain installs it): %v", name, err)
+	}
+	return p
+}
+
+var (
+	unotifyOnce sync.Once
+	unotifyErr  string
+)
+
+// requireUnotify skips (fails with CI=true) when the kernel cannot trace.
+func requireUnotify(t testing.TB) {
+	t.Helper()
+	unotifyOnce.Do(func() {
+		cmd := exec.Command(lookBin(t, "sandlock-trace"), "-o", os.DevNull, "--", "true")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		err := cmd.Run()
+		if err != nil {
+			unotifyErr = fmt.Sprintf("%v: %s", err, stderr.String())
+		}
+	})
+	if unotifyErr != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("seccomp user notification unavailable (CI=true makes this a failure): %s", unotifyErr)
+		}
+		t.Skipf("seccomp user notification unavailable: %s", unotifyErr)
+	}
+}
+
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	return cmd
+}
+
+// runTrace runs sandlock-trace with args and parses the event stream on
+// its stdout.
+func runTrace(t *testing.T, args ...string) result {
+	t.Helper()
+	requireUnotify(t)
+	cmd := command(append([]string{lookBin(t, "sandlock-trace")}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String(), code: exitCode(t, err)}
+	if !hasOutput(args) {
+		res.events = parseEvents(t, stdout.Bytes())
+	}
+	return res
+}
+
+// hasOutput says whether -o sends the events elsewhere than stdout.
+func hasOutput(args []string) bool {
+	for i, a := range args {
+		if a == "--" {
+			return false
+		}
+		if (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] != "/dev/stdout" {
+			return true
+		}
+	}
+	return false
+}
+
+func exitCode(t testing.TB, err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("run: %v", err)
+	return -1
+}
+
+func parseEvents(t testing.TB, b []byte) []event.Record {
+	t.Helper()
+	r := event.NewReader(bytes.NewReader(b), "trace")
+	var out []event.Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("event stream: %v\n%s", err, b)
+		}
+		out = append(out, rec)
+	}
+}
+
+// checkStream asserts the stream's frame: start first, exit last.
+func checkStream(t *testing.T, res result) *event.Exit {
+	t.Helper()
+	if len(res.events) < 2 {
+		t.Fatalf("stream too short (%d records); stderr:\n%s", len(res.events), res.stderr)
+	}
+	if _, ok := res.events[0].(*event.Start); !ok {
+		t.Fatalf("first record is %T, want start", res.events[0])
+	}
+	ex, ok := res.events[len(res.events)-1].(*event.Exit)
+	if !ok {
+		t.Fatalf("last record is %T, want exit; stderr:\n%s", res.events[len(res.events)-1], res.stderr)
+	}
+	if ex.Events != int64(len(res.events)-1) {
+		t.Errorf("exit.events = %d, want %d", ex.Events, len(res.events)-1)
+	}
+	return ex
+}
+
+func fsEvents(res result, pred func(*event.FS) bool) []*event.FS {
+	var out []*event.FS
+	for _, r := range res.events {
+		if f, ok := r.(*event.FS); ok && pred(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func netEvents(res result) []*event.Net {
+	var out []*event.Net
+	for _, r := range res.events {
+		if n, ok := r.(*event.Net); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func under(dir string) func(*event.FS) bool {
+	return func(f *event.FS) bool { return f.Path == dir || strings.HasPrefix(f.Path, dir+"/") }
+}
+
+// tempDir is a canonical temporary directory others can enter.
+func tempDir(t *testing.T) string {
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o777)
+	os.Chmod(filepath.Dir(d), 0o755) // uid 65534 must reach it
+	return d
+}
+
+func touch(t *testing.T, p string) {
+	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fsWant is the expected event without its pid.
+type fsWant struct {
+	Syscall, Op, Path string
+	Flags             []string
+	Existed, Dir      bool
+}
+
+func asWant(f *event.FS) fsWant {
+	return fsWant{f.Syscall, f.Op, f.Path, f.Flags, f.Existed, f.Dir}
+}
+
+const (
+	oRDONLY    = 0x0
+	oWRONLY    = 0x1
+	oRDWR      = 0x2
+	oCREAT     = 0x40
+	oEXCL      = 0x80
+	oTRUNC     = 0x200
+	oDIRECTORY = 0x10000
+	oNOFOLLOW  = 0x20000
+	oCLOEXEC   = 0x80000
+	oPATH      = 0x200000
+	atRemovedir = 0x200
+)
+
+func hex(n int) string { return "0x" + strconv.FormatInt(int64(n), 16) }
+
+// TestFSOps: one workload per path syscall, each asserting the exact
+// event(s) it must produce.
+func TestFSOps(t *testing.T) {
+	requireUnotify(t)
+	type tc struct {
+		name  string
+		setup func(d string)
+		args  func(d string) []string
+		want  func(d string) []fsWant
+	}
+	tests := []tc{
+		{"open read", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"open", d + "/f", hex(oRDONLY)} },
+			func(d string) []fsWant { return []fsWant{{"open", "read", d + "/f", []string{"O_RDONLY"}, true, false}} }},
+		{"open missing", nil,
+			func(d string) []string { return []string{"open", d + "/nope", hex(oRDONLY)} },
+			func(d string) []fsWant { return []fsWant{{"open", "read", d + "/nope", []string{"O_RDONLY"}, false, false}} }},
+		{"open write trunc", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"open", d + "/f", hex(oWRONLY | oTRUNC)} },
+			func(d string) []fsWant {
+				return []fsWant{{"open", "write", d + "/f", []string{"O_WRONLY", "O_TRUNC"}, true, false}}
+			}},
+		{"open create", nil,
+			func(d string) []string { return []string{"open", d + "/new", hex(oWRONLY | oCREAT | oEXCL | oCLOEXEC)} },
+			func(d string) []fsWant {
+				return []fsWant{{"open", "create", d + "/new", []string{"O_WRONLY", "O_CREAT", "O_EXCL", "O_CLOEXEC"}, false, false}}
+			}},
+		{"open dir", func(d string) { os.Mkdir(d+"/sub", 0o755) },
+			func(d string) []string { return []string{"open", d + "/sub", hex(oRDONLY | oDIRECTORY)} },
+			func(d string) []fsWant {
+				return []fsWant{{"open", "readdir", d + "/sub", []string{"O_RDONLY", "O_DIRECTORY"}, true, true}}
+			}},
+		{"open through symlink", func(d string) { touch(t, d+"/target"); os.Symlink("target", d+"/ln") },
+			func(d string) []string { return []string{"open", d + "/ln", hex(oRDWR)} },
+			func(d string) []fsWant { return []fsWant{{"open", "write", d + "/target", []string{"O_RDWR"}, true, false}} }},
+		{"open O_PATH is not recorded", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"open", d + "/f", hex(oPATH)} },
+			func(d string) []fsWant { return nil }},
+		{"openat relative", func(d string) { os.Mkdir(d+"/sub", 0o755); touch(t, d+"/sub/f") },
+			func(d string) []string { return []string{"openat", d + "/sub", "f", hex(oRDONLY | oCLOEXEC)} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d + "/sub", []string{"O_RDONLY", "O_DIRECTORY"}, true, true}, // the helper's own dirfd
+					{"openat", "read", d + "/sub/f", []string{"O_RDONLY", "O_CLOEXEC"}, true, false},
+				}
+			}},
+		{"openat2", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"openat2", d, "f", hex(oWRONLY | oNOFOLLOW)} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"openat2", "write", d + "/f", []string{"O_WRONLY", "O_NOFOLLOW"}, true, false},
+				}
+			}},
+		{"creat", nil,
+			func(d string) []string { return []string{"creat", d + "/c"} },
+			func(d string) []fsWant {
+				return []fsWant{{"creat", "create", d + "/c", []string{"O_WRONLY", "O_CREAT", "O_TRUNC"}, false, false}}
+			}},
+		{"mkdir", nil,
+			func(d string) []string { return []string{"mkdir", d + "/m"} },
+			func(d string) []fsWant { return []fsWant{{"mkdir", "mkdir", d + "/m", nil, false, false}} }},
+		{"mkdirat", nil,
+			func(d string) []string { return []string{"mkdirat", d, "m"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"mkdirat", "mkdir", d + "/m", nil, false, false},
+				}
+			}},
+		{"mknod", nil,
+			func(d string) []string { return []string{"mknod", d + "/fifo"} },
+			func(d string) []fsWant { return []fsWant{{"mknod", "mknod", d + "/fifo", nil, false, false}} }},
+		{"mknodat", nil,
+			func(d string) []string { return []string{"mknodat", d, "fifo"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"mknodat", "mknod", d + "/fifo", nil, false, false},
+				}
+			}},
+		{"unlink symlink keeps the link", func(d string) { touch(t, d+"/target"); os.Symlink("target", d+"/ln") },
+			func(d string) []string { return []string{"unlink", d + "/ln"} },
+			func(d string) []fsWant { return []fsWant{{"unlink", "remove", d + "/ln", nil, true, false}} }},
+		{"unlinkat", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"unlinkat", d, "f", "0"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"unlinkat", "remove", d + "/f", nil, true, false},
+				}
+			}},
+		{"unlinkat removedir", func(d string) { os.Mkdir(d+"/sub", 0o755) },
+			func(d string) []string { return []string{"unlinkat", d, "sub", hex(atRemovedir)} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"unlinkat", "rmdir", d + "/sub", nil, true, true},
+				}
+			}},
+		{"rmdir", func(d string) { os.Mkdir(d+"/sub", 0o755) },
+			func(d string) []string { return []string{"rmdir", d + "/sub"} },
+			func(d string) []fsWant { return []fsWant{{"rmdir", "rmdir", d + "/sub", nil, true, true}} }},
+		{"rename", func(d string) { touch(t, d+"/a") },
+			func(d string) []string { return []string{"rename", d + "/a", d + "/b"} },
+			func(d string) []fsWant {
+				return []fsWant{{"rename", "rename_from", d + "/a", nil, true, false}, {"rename", "rename_to", d + "/b", nil, false, false}}
+			}},
+		{"renameat", func(d string) { touch(t, d+"/a"); touch(t, d+"/b") },
+			func(d string) []string { return []string{"renameat", d, "a", "b"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"renameat", "rename_from", d + "/a", nil, true, false}, {"renameat", "rename_to", d + "/b", nil, true, false},
+				}
+			}},
+		{"renameat2", func(d string) { os.Mkdir(d+"/a", 0o755) },
+			func(d string) []string { return []string{"renameat2", d, "a", "b"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"renameat2", "rename_from", d + "/a", nil, true, true}, {"renameat2", "rename_to", d + "/b", nil, false, false},
+				}
+			}},
+		{"link", func(d string) { touch(t, d+"/a") },
+			func(d string) []string { return []string{"link", d + "/a", d + "/b"} },
+			func(d string) []fsWant {
+				return []fsWant{{"link", "link_from", d + "/a", nil, true, false}, {"link", "link_to", d + "/b", nil, false, false}}
+			}},
+		{"linkat", func(d string) { touch(t, d+"/a") },
+			func(d string) []string { return []string{"linkat", d, "a", "b"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"linkat", "link_from", d + "/a", nil, true, false}, {"linkat", "link_to", d + "/b", nil, false, false},
+				}
+			}},
+		{"symlink", nil,
+			func(d string) []string { return []string{"symlink", "/nowhere", d + "/ln"} },
+			func(d string) []fsWant { return []fsWant{{"symlink", "symlink", d + "/ln", nil, false, false}} }},
+		{"symlinkat", nil,
+			func(d string) []string { return []string{"symlinkat", "/nowhere", d, "ln"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"symlinkat", "symlink", d + "/ln", nil, false, false},
+				}
+			}},
+		{"truncate", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"truncate", d + "/f"} },
+			func(d string) []fsWant { return []fsWant{{"truncate", "truncate", d + "/f", nil, true, false}} }},
+		{"unix bind", nil,
+			func(d string) []string { return []string{"unix-bind", d + "/sock"} },
+			func(d string) []fsWant { return []fsWant{{"bind", "bind_unix", d + "/sock", nil, false, false}} }},
+		{"unix connect", func(d string) {
+			l, err := net.Listen("unix", d+"/srv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		},
+			func(d string) []string { return []string{"unix-connect", d + "/srv"} },
+			func(d string) []fsWant { return []fsWant{{"connect", "connect_unix", d + "/srv", nil, true, false}} }},
+		{"abstract unix socket ignored", nil,
+			func(d string) []string { return []string{"abstract", "sandlock-test-" + strconv.Itoa(os.Getpid())} },
+			func(d string) []fsWant { return nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tempDir(t)
+			if tt.setup != nil {
+				tt.setup(d)
+			}
+			res := runTrace(t, append([]string{"--", "testop"}, tt.args(d)...)...)
+			ex := checkStream(t, res)
+			if ok := ex.Code != nil && *ex.Code == 0; ok == strings.Contains(tt.name, "missing") {
+				t.Fatalf("workload exit %+v (failure expected only for a missing file)\n%s", ex, res.stderr)
+			}
+			var got []fsWant
+			for _, f := range fsEvents(res, under(d)) {
+				got = append(got, asWant(f))
+			}
+			if want := tt.want(d); !reflect.DeepEqual(got, want) {
+				t.Errorf("events under %s:\n got  %+v\n want %+v", d, got, want)
+			}
+		})
+	}
+}
+
+// TestExecEvents: a successful execve gives an exec record for the new
+// image (with argv) and exec fs events for the file, the interpreter and
+// the libraries; the failed attempts of a $PATH walk give no exec record
+// and never name the tracer's own image.
+func TestExecEvents(t *testing.T) {
+	d := tempDir(t)
+	res := runTrace(t, "--", "testop", "execve", "/bin/sh", "-c", "PATH="+d+":/usr/bin:/bin; true; exec cat /dev/null")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v\n%s", ex, res.stderr)
+	}
+	self, _ := os.Executable()
+	selfCanon, _ := filepath.EvalSymlinks(self)
+	var execs []*event.Exec
+	for _, r := range res.events {
+		if e, ok := r.(*event.Exec); ok {
+			execs = append(execs, e)
+			if e.Path == selfCanon {
+				t.Errorf("exec record names the tracer's own image: %+v", e)
+			}
+		}
+	}
+	cat, _ := filepath.EvalSymlinks("/bin/cat")
+	sh, _ := filepath.EvalSymlinks("/bin/sh")
+	// testop itself, then the shell it execs, then cat.
+	if len(execs) != 3 || execs[1].Path != sh || execs[2].Path != cat {
+		for _, e := range execs {
+			t.Logf("exec %+v", e)
+		}
+		t.Fatalf("want exec records of testop, %s, %s", sh, cat)
+	}
+	if want := []string{"cat", "/dev/null"}; !reflect.DeepEqual(execs[2].Argv, want) {
+		t.Errorf("argv %q, want %q", execs[2].Argv, want)
+	}
+	// The failed attempt in d (cat is not there) is an exec fs event
+	// that did not exist, and nothing else.
+	if got := fsEvents(res, under(d)); len(got) != 1 || got[0].Existed || got[0].Op != "exec" {
+		t.Errorf("events in %s: %+v", d, got)
+	}
+	interp := fsEvents(res, func(f *event.FS) bool { return f.Op == "exec" && strings.Contains(f.Path, "/ld-linux") })
+	if len(interp) == 0 {
+		t.Errorf("no exec event for the ELF interpreter")
+	}
+	for _, f := range fsEvents(res, func(f *event.FS) bool { return f.Op == "exec" }) {
+		if f.Path == selfCanon {
+			t.Errorf("exec fs event names the tracer's own image: %+v", f)
+		}
+	}
+}
+
+func TestExecveat(t *testing.T) {
+	res := runTrace(t, "--", "testop", "execveat", "/bin", "true", "true")
+	checkStream(t, res)
+	tr, _ := filepath.EvalSymlinks("/bin/true")
+	got := fsEvents(res, func(f *event.FS) bool { return f.Syscall == "execveat" && f.Path == tr })
+	if len(got) == 0 || got[0].Op != "exec" || !got[0].Existed {
+		t.Fatalf("execveat event: %+v", got)
+	}
+	found := false
+	for _, r := range res.events {
+		if e, ok := r.(*event.Exec); ok && e.Path == tr {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no exec record for %s", tr)
+	}
+}
+
+// loopback starts the servers the network tests talk to.
+func loopback(t *testing.T, network, addr string) string {
+	switch network {
+	case "tcp":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("no %s loopback: %v", addr, err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return l.Addr().String()
+	default:
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Skipf("no %s loopback: %v", addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.LocalAddr().String()
+	}
+}
+
+func TestNetOps(t *testing.T) {
+	requireUnotify(t)
+	for _, fam := range []struct{ name, any, family string }{{"v4", "127.0.0.1:0", "inet"}, {"v6", "[::1]:0", "inet6"}} {
+		for _, tt := range []struct{ op, proto, sys, evop string }{
+			{"connect", "tcp", "connect", "connect"},
+			{"connect", "udp", "connect", "connect"},
+			{"bind", "tcp", "bind", "bind"},
+			{"bind", "udp", "bind", "bind"},
+			{"sendto", "udp", "sendto", "send"},
+			{"sendmsg", "udp", "sendmsg", "send"},
+		} {
+			t.Run(fam.name+"/"+tt.op+"/"+tt.proto, func(t *testing.T) {
+				var addr string
+				if tt.op == "bind" {
+					// a free port: take one and release it
+					a := loopback(t, tt.proto, fam.any)
+					addr = a
+				} else {
+					addr = loopback(t, tt.proto, fam.any)
+				}
+				if tt.op == "bind" {
+					// The port is in use by our socket; bind with
+					// port 0 instead on the same address.
+					h, _, _ := net.SplitHostPort(addr)
+					addr = net.JoinHostPort(h, "0")
+				}
+				res := runTrace(t, "--", "testop", tt.op, tt.proto, addr)
+				ex := checkStream(t, res)
+				if ex.Code == nil || *ex.Code != 0 {
+					t.Fatalf("workload failed: %+v\n%s", ex, res.stderr)
+				}
+				h, p, _ := net.SplitHostPort(addr)
+				port, _ := strconv.Atoi(p)
+				got := netEvents(res)
+				if len(got) != 1 {
+					t.Fatalf("net events: %+v", got)
+				}
+				n := got[0]
+				want := event.Net{PID: n.PID, Syscall: tt.sys, Op: tt.evop, Proto: tt.proto, Family: fam.family, Addr: h, Port: port, FD: n.FD}
+				if *n != want || n.FD < 3 {
+					t.Errorf("got %+v\nwant %+v", *n, want)
+				}
+			})
+		}
+	}
+}
+
+func TestSendmmsgThreeDestinations(t *testing.T) {
+	a := loopback(t, "udp", "127.0.0.1:0")
+	b := loopback(t, "udp", "127.0.0.1:0")
+	c := loopback(t, "udp", "127.0.0.1:0")
+	res := runTrace(t, "--", "testop", "sendmmsg", a, b, c)
+	checkStream(t, res)
+	got := netEvents(res)
+	if len(got) != 3 {
+		t.Fatalf("want 3 net events, got %+v", got)
+	}
+	for i, want := range []string{a, b, c} {
+		if addr := net.JoinHostPort(got[i].Addr, strconv.Itoa(got[i].Port)); addr != want || got[i].Proto != "udp" || got[i].Op != "send" || got[i].Syscall != "sendmmsg" {
+			t.Errorf("event %d: %+v, want %s", i, got[i], want)
+		}
+	}
+}
+
+// TestThreads: 64 threads opening 100 distinct files each lose no event.
+func TestThreads(t *testing.T) {
+	d := tempDir(t)
+	const threads, files = 64, 100
+	for i := 0; i < threads; i++ {
+		for j := 0; j < files; j++ {
+			touch(t, fmt.Sprintf("%s/t%d-f%d", d, i, j))
+		}
+	}
+	res := runTrace(t, "-o", "/dev/stdout", "--", "testop", "threads", d, strconv.Itoa(threads), strconv.Itoa(files))
+	checkStream(t, res)
+	seen := map[string]int{}
+	for _, f := range fsEvents(res, under(d)) {
+		if f.Op == "read" && f.Existed {
+			seen[f.Path]++
+		}
+	}
+	if len(seen) != threads*files {
+		t.Fatalf("%d distinct files seen, want %d", len(seen), threads*files)
+	}
+	for p, n := range seen {
+		if n != 1 {
+			t.Errorf("%s seen %d times", p, n)
+		}
+	}
+}
+
+func execRecords(res result) []*event.Exec {
+	var out []*event.Exec
+	for _, r := range res.events {
+		if e, ok := r.(*event.Exec); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestVforkExec: Go's StartProcess (clone with CLONE_VFORK|CLONE_VM, then
+// exec in the child) and a real vfork(2) from C, when a compiler is there.
+func TestVforkExec(t *testing.T) {
+	tr, _ := filepath.EvalSymlinks("/bin/true")
+	check := func(t *testing.T, res result) {
+		checkStream(t, res)
+		for _, e := range execRecords(res) {
+			if e.Path == tr {
+				return
+			}
+		}
+		t.Errorf("no exec record of %s: %+v", tr, execRecords(res))
+	}
+	t.Run("clone-vfork", func(t *testing.T) {
+		check(t, runTrace(t, "--", "testop", "spawn", "/bin/true"))
+	})
+	t.Run("vfork", func(t *testing.T) {
+		cc, err := exec.LookPath("cc")
+		if err != nil {
+			t.Skip("no C compiler for the vfork(2) program")
+		}
+		d := tempDir(t)
+		src := d + "/vfork.c"
+		os.WriteFile(src, []byte(`#include <unistd.h>
+#include <sys/wait.h>
+int main(void) {
+	pid_t p = vfork();
+	if (p == 0) { execl("/bin/true", "true", (char *)0); _exit(127); }
+	int st; waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+`), 0o644)
+		if out, err := exec.Command(cc, "-o", d+"/vfork", src).CombinedOutput(); err != nil {
+			t.Fatalf("cc: %v\n%s", err, out)
+		}
+		check(t, runTrace(t, "--", d+"/vfork"))
+	})
+}
+
+func TestExecFromNonLeaderThread(t *testing.T) {
+	res := runTrace(t, "--", "testop", "thread-exec", "/bin/cat", "/dev/null")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v\n%s", ex, res.stderr)
+	}
+	cat, _ := filepath.EvalSymlinks("/bin/cat")
+	var e *event.Exec
+	for _, r := range execRecords(res) {
+		if r.Path == cat {
+			e = r
+		}
+	}
+	if e == nil {
+		t.Fatalf("no exec record of cat: %+v", execRecords(res))
+	}
+	// cat's own opens come from the same process.
+	if got := fsEvents(res, func(f *event.FS) bool { return f.Path == "/dev/null" && f.PID == e.PID }); len(got) != 1 {
+		t.Errorf("cat's open of /dev/null by pid %d: %+v", e.PID, got)
+	}
+}
+
+func TestShellPipeline(t *testing.T) {
+	d := tempDir(t)
+	touch(t, d+"/in")
+	res := runTrace(t, "--", "sh", "-c", "cat "+d+"/in | wc -c > "+d+"/out")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v", ex)
+	}
+	pids := map[string]int{}
+	for _, e := range execRecords(res) {
+		pids[filepath.Base(e.Path)] = e.PID
+	}
+	if pids["cat"] == 0 || pids["wc"] == 0 || pids["cat"] == pids["wc"] {
+		t.Fatalf("exec records: %+v", execRecords(res))
+	}
+	if got := fsEvents(res, func(f *event.FS) bool { return f.Path == d+"/in" }); len(got) != 1 || got[0].PID != pids["cat"] {
+		t.Errorf("read of in: %+v", got)
+	}
+	if got := fsEvents(res, func(f *event.FS) bool { return f.Path == d+"/out" }); len(got) != 1 || got[0].Op != "create" {
+		t.Errorf("create of out: %+v", got)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	requireUnotify(t)
+	d := tempDir(t)
+	os.WriteFile(d+"/noexec", []byte("#!/bin/sh\n"), 0o644)
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		sig  string
+	}{
+		{"ok", []string{"true"}, 0, ""},
+		{"status", []string{"sh", "-c", "exit 3"}, 3, ""},
+		{"signal", []string{"sh", "-c", "kill -9 $$"}, 137, "SIGKILL"},
+		{"not found", []string{"no-such-command-" + strconv.Itoa(os.Getpid())}, 127, ""},
+		{"not found path", []string{d + "/missing"}, 127, ""},
+		{"not executable", []string{d + "/noexec"}, 126, ""},
+		{"directory", []string{d}, 126, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runTrace(t, append([]string{"--"}, tt.args...)...)
+			if res.code != tt.code {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", res.code, tt.code, res.stderr)
+			}
+			ex := checkStream(t, res)
+			if tt.sig != "" {
+				if ex.Code != nil || ex.Signal != tt.sig {
+					t.Errorf("exit record %+v, want signal %s", ex, tt.sig)
+				}
+			} else if ex.Code == nil || *ex.Code != tt.code || ex.Signal != "" {
+				t.Errorf("exit record %+v, want code %d", ex, tt.code)
+			}
+		})
+	}
+}
+
+// TestStdoutSeparation: the workload's stdout never enters the stream.
+func TestStdoutSeparation(t *testing.T) {
+	res := runTrace(t, "--", "testop", "print", `{"type":"exit","code":0}`)
+	checkStream(t, res)
+	if !strings.Contains(res.stderr, `{"type":"exit","code":0}`) {
+		t.Errorf("workload output not on stderr: %q", res.stderr)
+	}
+	f := filepath.Join(tempDir(t), "ev.ndjson")
+	res = runTrace(t, "-o", f, "--", "testop", "print", "hello")
+	if res.stdout != "hello\n" {
+		t.Errorf("with -o, stdout = %q, want the workload's", res.stdout)
+	}
+	b, _ := os.ReadFile(f)
+	res.events = parseEvents(t, b)
+	checkStream(t, res)
+}
+
+func TestNonUTF8Path(t *testing.T) {
+	d := tempDir(t)
+	name := d + "/caf\xe9\xff\n\"q\""
+	touch(t, name)
+	res := runTrace(t, "--", "testop", "open", name, "0")
+	checkStream(t, res)
+	if !strings.Contains(res.stdout, `"path_b64":`) {
+		t.Errorf("no path_b64 in the stream")
+	}
+	got := fsEvents(res, under(d))
+	if len(got) != 1 || got[0].Path != name || !got[0].Existed {
+		t.Fatalf("events: %+v", got)
+	}
+}
+
+func TestIOUringWarning(t *testing.T) {
+	res := runTrace(t, "--", "testop", "io_uring")
+	checkStream(t, res)
+	found := false
+	for _, r := range res.events {
+		if w, ok := r.(*event.Warning); ok && strings.HasPrefix(w.Msg, "io_uring") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no io_uring warning record")
+	}
+	if !strings.Contains(res.stderr, "io_uring") {
+		t.Errorf("no io_uring warning on stderr: %q", res.stderr)
+	}
+}
+
+func TestSyscallCounts(t *testing.T) {
+	d := tempDir(t)
+	res := runTrace(t, "--syscalls", "--", "testop", "mkdir", d+"/x")
+	checkStream(t, res)
+	var sc *event.Syscalls
+	for _, r := range res.events {
+		if s, ok := r.(*event.Syscalls); ok {
+			sc = s
+		}
+	}
+	if sc == nil || sc.Counts["mkdir"] != 1 || sc.Counts["execve"] < 1 {
+		t.Fatalf("syscalls record: %+v", sc)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"sleep", []string{"sleep", "60"}},
+		{"ignores SIGTERM", []string{"sh", "-c", "trap '' TERM; sleep 60"}},
+		{"daemon", []string{"sh", "-c", "(setsid sleep 60 &); sleep 60"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runTrace(t, append([]string{"--timeout", "0.5", "--"}, tt.args...)...)
+			ex := checkStream(t, res)
+			if !ex.TimedOut {
+				t.Errorf("exit record %+v, want timed_out", ex)
+			}
+			if res.code < 128 {
+				t.Errorf("exit status %d, want a signal status", res.code)
+			}
+		})
+	}
+}
+
+// startTrace starts sandlock-trace in the background.
+func startTrace(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	requireUnotify(t)
+	cmd := command(append([]string{lookBin(t, "sandlock-trace")}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	return cmd, &stdout, &stderr
+}
+
+// waitFile waits for a workload to write its pid.
+func waitFile(t *testing.T, p string) int {
+	for i := 0; i < 1000; i++ {
+		if b, err := os.ReadFile(p); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never written", p)
+	return 0
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+func TestSIGINT(t *testing.T) {
+	d := tempDir(t)
+	cmd, stdout, _ := startTrace(t, "--", "sh", "-c", "echo $$ > "+d+"/pid; exec sleep 60")
+	waitFile(t, d+"/pid")
+	time.Sleep(50 * time.Millisecond) // let exec sleep happen (not an assertion)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	code := exitCode(t, err)
+	res := result{events: parseEvents(t, stdout.Bytes()), code: code}
+	ex := checkStream(t, res)
+	if ex.Signal != "SIGINT" || code != 130 {
+		t.Errorf("exit record %+v, status %d; want SIGINT, 130", ex, code)
+	}
+}
+
+// TestTracerKilled: SIGKILL to the tracer takes the whole workload with
+// it, including a grandchild in its own session.
+func TestTracerKilled(t *testing.T) {
+	d := tempDir(t)
+	cmd, _, _ := startTrace(t, "-o", os.DevNull, "--", "sh", "-c",
+		"setsid sh -c 'echo $$ > "+d+"/gc; exec sleep 60' & echo $$ > "+d+"/pid; wait")
+	main := waitFile(t, d+"/pid")
+	gc := waitFile(t, d+"/gc")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	for i := 0; i < 500 && (alive(main) || alive(gc)); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(main) || alive(gc) {
+		t.Fatalf("workload survived the tracer: main %v, grandchild %v", alive(main), alive(gc))
+	}
+}
+
+func TestOutputFailure(t *testing.T) {
+	t.Run("dev-full", func(t *testing.T) {
+		res := runTrace(t, "-o", "/dev/full", "--", "sh", "-c", "while :; do cat /dev/null; done")
+		if res.code != 125 || !strings.Contains(res.stderr, "cannot write events") {
+			t.Errorf("status %d, stderr %q", res.code, res.stderr)
+		}
+	})
+	t.Run("closed-pipe", func(t *testing.T) {
+		requireUnotify(t)
+		d := tempDir(t)
+		cmd := command(lookBin(t, "sandlock-trace"), "--", "sh", "-c", "echo $$ > "+d+"/pid; while :; do cat /dev/null; done")
+		r, w, _ := os.Pipe()
+		cmd.Stdout = w
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		main := waitFile(t, d+"/pid")
+		r.Close() // the reader dies
+		code := exitCode(t, cmd.Wait())
+		if code != 125 || !strings.Contains(stderr.String(), "cannot write events") {
+			t.Errorf("status %d, stderr %q", code, stderr.String())
+		}
+		if alive(main) {
+			t.Errorf("workload %d still running", main)
+		}
+	})
+}
+
+// TestUnprivileged runs the whole trace as uid 65534 (when we are root;
+// otherwise every test already is unprivileged).
+func TestUnprivileged(t *testing.T) {
+	requireUnotify(t)
+	if os.Getuid() != 0 {
+		t.Skip("not root: the other tests run unprivileged already")
+	}
+	d := tempDir(t)
+	bin := filepath.Join(d, "bin")
+	os.Mkdir(bin, 0o755)
+	self, _ := os.Executable()
+	for _, name := range []string{"sandlock-trace", "testop"} {
+		b, err := os.ReadFile(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	work := filepath.Join(d, "work")
+	os.Mkdir(work, 0o777)
+	os.Chmod(work, 0o777)
+	cmd := command(filepath.Join(bin, "sandlock-trace"), "--", "testop", "creat", work+"/made")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
+	cmd.Dir = work
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	code := exitCode(t, cmd.Run())
+	res := result{events: parseEvents(t, stdout.Bytes()), code: code, stderr: stderr.String()}
+	ex := checkStream(t, res)
+	if code != 0 || ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("status %d, exit %+v, stderr:\n%s", code, ex, res.stderr)
+	}
+	if st := res.events[0].(*event.Start); st.UID != 65534 {
+		t.Errorf("start uid %d", st.UID)
+	}
+	got := fsEvents(res, under(work))
+	if len(got) != 1 || got[0].Op != "create" || got[0].Path != work+"/made" {
+		t.Errorf("events: %+v", got)
+	}
+}
