@@ -198,16 +198,16 @@ func asWant(f *event.FS) fsWant {
 }
 
 const (
-	oRDONLY    = 0x0
-	oWRONLY    = 0x1
-	oRDWR      = 0x2
-	oCREAT     = 0x40
-	oEXCL      = 0x80
-	oTRUNC     = 0x200
-	oDIRECTORY = 0x10000
-	oNOFOLLOW  = 0x20000
-	oCLOEXEC   = 0x80000
-	oPATH      = 0x200000
+	oRDONLY     = 0x0
+	oWRONLY     = 0x1
+	oRDWR       = 0x2
+	oCREAT      = 0x40
+	oEXCL       = 0x80
+	oTRUNC      = 0x200
+	oDIRECTORY  = 0x10000
+	oNOFOLLOW   = 0x20000
+	oCLOEXEC    = 0x80000
+	oPATH       = 0x200000
 	atRemovedir = 0x200
 )
 
@@ -226,10 +226,14 @@ func TestFSOps(t *testing.T) {
 	tests := []tc{
 		{"open read", func(d string) { touch(t, d+"/f") },
 			func(d string) []string { return []string{"open", d + "/f", hex(oRDONLY)} },
-			func(d string) []fsWant { return []fsWant{{"open", "read", d + "/f", []string{"O_RDONLY"}, true, false}} }},
+			func(d string) []fsWant {
+				return []fsWant{{"open", "read", d + "/f", []string{"O_RDONLY"}, true, false}}
+			}},
 		{"open missing", nil,
 			func(d string) []string { return []string{"open", d + "/nope", hex(oRDONLY)} },
-			func(d string) []fsWant { return []fsWant{{"open", "read", d + "/nope", []string{"O_RDONLY"}, false, false}} }},
+			func(d string) []fsWant {
+				return []fsWant{{"open", "read", d + "/nope", []string{"O_RDONLY"}, false, false}}
+			}},
 		{"open write trunc", func(d string) { touch(t, d+"/f") },
 			func(d string) []string { return []string{"open", d + "/f", hex(oWRONLY | oTRUNC)} },
 			func(d string) []fsWant {
@@ -247,7 +251,9 @@ func TestFSOps(t *testing.T) {
 			}},
 		{"open through symlink", func(d string) { touch(t, d+"/target"); os.Symlink("target", d+"/ln") },
 			func(d string) []string { return []string{"open", d + "/ln", hex(oRDWR)} },
-			func(d string) []fsWant { return []fsWant{{"open", "write", d + "/target", []string{"O_RDWR"}, true, false}} }},
+			func(d string) []fsWant {
+				return []fsWant{{"open", "write", d + "/target", []string{"O_RDWR"}, true, false}}
+			}},
 		{"open O_PATH is not recorded", func(d string) { touch(t, d+"/f") },
 			func(d string) []string { return []string{"open", d + "/f", hex(oPATH)} },
 			func(d string) []fsWant { return nil }},

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -208,7 +209,16 @@ func (s *Session) Close() error {
 		s.listener = -1
 	}
 	s.sup.close()
-	return s.helper.Wait()
+	// The reaper exits on the hang-up; never let a stuck helper hang us.
+	waited := make(chan error, 1)
+	go func() { waited <- s.helper.Wait() }()
+	select {
+	case err := <-waited:
+		return err
+	case <-time.After(5 * time.Second):
+		s.helper.Process.Kill()
+		return <-waited
+	}
 }
 
 // KillTree sends sig to every descendant of root (not root itself) and
