@@ -185,16 +185,38 @@ func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		}
 	}
 	sess := check.NewSession(pol, onDenial)
-	status, err := check.Run(check.RunConfig{
-		Policy:  pol,
-		Session: sess,
-		Path:    path,
-		Argv:    argv,
-		Dir:     dir,
-		Stdin:   stdin,
-		Stdout:  stdout,
-		Stderr:  stderr,
-	})
+	cfg := check.RunConfig{
+		Policy:    pol,
+		Session:   sess,
+		Path:      path,
+		Argv:      argv,
+		Dir:       dir,
+		Supervise: true,
+		Warn: func(msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "%s: warning: %s\n", name, msg)
+		},
+	}
+	var closeIO func() error
+	cfg.Stdin, cfg.Stdout, cfg.Stderr, closeIO, err = files(stdin, stdout, stderr)
+	if err != nil {
+		return 0, fail(exitTool, "%v", err)
+	}
+	status, err := check.Run(cfg)
+	if errors.Is(err, check.ErrNoSupervisor) {
+		// Nothing ran yet: enforce without explaining rather than not at all.
+		if opts.unused {
+			closeIO()
+			return 0, fail(exitTool, "--unused: %v", err)
+		}
+		fmt.Fprintf(stderr, "%s: warning: %v; enforcing without explanations\n", name, err)
+		cfg.Supervise = false
+		status, err = check.Run(cfg)
+	}
+	if cerr := closeIO(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if err != nil {
 		return 0, fail(exitTool, "%v", err)
 	}
@@ -211,6 +233,65 @@ func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		reportUsage(stderr, sess.Usage())
 	}
 	return status, nil
+}
+
+// files gives the workload real files: the streams as they are when they
+// are files (the usual case: a terminal, a pipe, a redirection), else pipes
+// copied to and from them (tests, embedding).
+func files(stdin io.Reader, stdout, stderr io.Writer) (in, out, errf *os.File, wait func() error, err error) {
+	var copies sync.WaitGroup
+	var closers []*os.File
+	var errs []error
+	var emu sync.Mutex
+	pipeOut := func(w io.Writer) (*os.File, error) {
+		if f, ok := w.(*os.File); ok {
+			return f, nil
+		}
+		r, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, pw)
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			defer r.Close()
+			if _, err := io.Copy(w, r); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+		return pw, nil
+	}
+	if f, ok := stdin.(*os.File); ok {
+		in = f
+	} else if stdin != nil {
+		r, pw, perr := os.Pipe()
+		if perr != nil {
+			return nil, nil, nil, nil, perr
+		}
+		closers = append(closers, r)
+		go func() {
+			io.Copy(pw, stdin)
+			pw.Close()
+		}()
+		in = r
+	}
+	if out, err = pipeOut(stdout); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if errf, err = pipeOut(stderr); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	wait = func() error {
+		for _, c := range closers {
+			c.Close()
+		}
+		copies.Wait()
+		return errors.Join(errs...)
+	}
+	return in, out, errf, wait, nil
 }
 
 func reportUsage(w io.Writer, use []check.GrantUse) {
