@@ -225,9 +225,9 @@ func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, er
 			return 0, fail(exitTool, "--json: %v", err)
 		}
 	}
-	if n := sess.Denials(); n > 0 {
+	if all, unlearnable := sess.Denials(); all > unlearnable {
 		fmt.Fprintf(stderr, "%s: %d operation(s) denied; to extend the profile with what this run needs:\n%s:   sandlock-learn --merge %s -- %s\n",
-			name, n, name, shellQuote(opts.profile), shellJoin(argv))
+			name, all-unlearnable, name, shellQuote(opts.profile), shellJoin(argv))
 	}
 	if opts.unused {
 		reportUsage(stderr, sess.Usage())

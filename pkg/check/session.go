@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
@@ -21,6 +22,7 @@ type Session struct {
 	allowUse []int64
 	bindUse  []int64
 	denials  int
+	fixed    int // denials no profile can allow (Unlearnable paths)
 	seenDeny map[string]bool
 }
 
@@ -37,11 +39,12 @@ func NewSession(pol *Policy, onDenial func(*event.Denial)) *Session {
 	}
 }
 
-// Denials is the number of distinct denials reported so far.
-func (s *Session) Denials() int {
+// Denials is the number of distinct denials reported so far, and how many
+// of them no profile can allow (see Unlearnable).
+func (s *Session) Denials() (all, unlearnable int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.denials
+	return s.denials, s.fixed
 }
 
 // deny reports d once: a workload that retries one refused open in a loop
@@ -53,6 +56,10 @@ func (s *Session) deny(d *event.Denial) {
 	}
 	s.seenDeny[key] = true
 	s.denials++
+	if d.Kind == "fs" && Unlearnable(d.Path) {
+		s.fixed++
+		d.Reason += "; " + unlearnableReason
+	}
 	if s.onDenial != nil {
 		s.onDenial(d)
 	}
@@ -206,6 +213,29 @@ func (s *Session) Usage() []GrantUse {
 	return out
 }
 
+// unlearnableReason is said of a denial that no learned profile would fix.
+const unlearnableReason = "sandlock-learn never grants this pid- or session-specific path"
+
+// Unlearnable reports whether p is a path sandlock-learn never grants
+// (profile.md): a rule on /proc/self or /proc/<pid> would bind the inode
+// of one process, a rule on /dev/tty or /dev/pts/N one session's
+// terminal, and / everything.
+func Unlearnable(p string) bool {
+	if p == "/" || p == "/dev/tty" || p == "/dev/pts" || strings.HasPrefix(p, "/dev/pts/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return false
+	}
+	first, _, _ := strings.Cut(rest, "/")
+	if first == "self" || first == "thread-self" {
+		return true
+	}
+	_, err := strconv.Atoi(first)
+	return err == nil
+}
+
 // FormatDenial is the one-line text form: `denied: read /etc/foo (pid 42 cat)`.
 func FormatDenial(d *event.Denial) string {
 	what := d.Path
@@ -223,7 +253,11 @@ func FormatDenial(d *event.Denial) string {
 	if d.Comm != "" {
 		who += " " + d.Comm
 	}
-	return fmt.Sprintf("denied: %s %s (%s)", d.Op, what, who)
+	line := fmt.Sprintf("denied: %s %s (%s)", d.Op, what, who)
+	if d.Kind == "fs" && Unlearnable(d.Path) {
+		line += " [never granted: pid- or session-specific]"
+	}
+	return line
 }
 
 func orUnspec(a string) string {

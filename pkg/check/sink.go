@@ -49,7 +49,7 @@ func (o *Observer) Emit(r event.Record) {
 		if !o.ready(v.PID) {
 			return
 		}
-		o.flush()
+		o.flushHeld()
 		addr, err := netip.ParseAddr(v.Addr)
 		if err != nil {
 			return
@@ -70,11 +70,15 @@ func (o *Observer) Emit(r event.Record) {
 	}
 }
 
+// Flush implements seccomp.Sink: Emit judges each record as it comes (the
+// supervisor calls it after answering, so this costs the workload nothing).
+func (o *Observer) Flush() {}
+
 // Close evaluates a half-pair still held.
 func (o *Observer) Close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.flush()
+	o.flushHeld()
 }
 
 // ready reports whether records of pid belong to the workload: every
@@ -85,7 +89,7 @@ func (o *Observer) fs(v *event.FS) {
 	op := FSOp{Op: v.Op, Path: v.Path, Dir: v.Dir, Existed: v.Existed}
 	switch v.Op {
 	case event.OpRenameFrom, event.OpLinkFrom:
-		o.flush()
+		o.flushHeld()
 		o.held = v
 		return
 	case event.OpRenameTo, event.OpLinkTo:
@@ -100,11 +104,11 @@ func (o *Observer) fs(v *event.FS) {
 			return
 		}
 	}
-	o.flush()
+	o.flushHeld()
 	o.Session.FS(v.PID, o.name(v.PID), op)
 }
 
-func (o *Observer) flush() {
+func (o *Observer) flushHeld() {
 	if h := o.held; h != nil {
 		o.held = nil
 		o.Session.FS(h.PID, o.name(h.PID), FSOp{Op: h.Op, Path: h.Path, Dir: h.Dir, Existed: h.Existed})
