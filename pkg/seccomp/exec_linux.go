@@ -86,7 +86,10 @@ func (sup *supervisor) settle(p *proc, tid int) {
 }
 
 // emitNow emits outside of a notification (periodic checks).
-func (sup *supervisor) emitNow(r event.Record) { sup.sink.Emit(r) }
+func (sup *supervisor) emitNow(r event.Record) {
+	sup.sink.Emit(r)
+	sup.queued = true
+}
 
 func (sup *supervisor) checkPending() {
 	for _, p := range sup.pending {

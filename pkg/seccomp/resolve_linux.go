@@ -73,15 +73,17 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 		canonDir, ok = r.cache[dir]
 	}
 	if !ok {
-		d := r.walk(root, dir, true, tgid, tid, 0)
+		var d resolved
+		if cacheable {
+			d = r.walkDir(dir, tgid, tid)
+		} else {
+			d = r.walk(root, dir, true, tgid, tid, 0)
+		}
 		if !d.exists || !d.dir {
 			return r.walk(root, p, follow, tgid, tid, 0)
 		}
 		canonDir = d.path
 		if cacheable && !strings.HasPrefix(canonDir, "/proc") {
-			if len(r.cache) >= maxCache {
-				r.drop()
-			}
 			r.cache[dir] = canonDir
 		}
 	}
@@ -98,11 +100,43 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 	return resolved{path: full, exists: true, dir: r.st.Mode&unix.S_IFMT == unix.S_IFDIR}
 }
 
+// walkDir resolves directory dir (host root) starting from its longest
+// cached ancestor, and caches every directory on the way whose raw prefix
+// is known: a new directory under a known one costs one lstat.
+func (r *resolver) walkDir(dir string, tgid, tid int) resolved {
+	start, rest := "/", dir
+	for i := len(dir); i > 0; {
+		i = strings.LastIndexByte(dir[:i], '/')
+		if i <= 0 {
+			break
+		}
+		if c, ok := r.cache[dir[:i]]; ok {
+			start, rest = c, dir[i:]
+			break
+		}
+	}
+	if len(r.cache) >= maxCache {
+		r.drop()
+	}
+	return r.walkFrom("", start, rest, true, tgid, tid, 0, dir[:len(dir)-len(rest)])
+}
+
 // walk is the uncached lookup.
 func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) resolved {
-	cur := "/"
-	rest := p
+	return r.walkFrom(root, "/", p, follow, tgid, tid, links, "")
+}
+
+// walkFrom resolves rest from the canonical directory cur. With rawBase
+// set (host root, caching on), each directory reached while the raw path
+// was followed literally (no symlink, no "..") is cached under its raw
+// prefix.
+func (r *resolver) walkFrom(root, cur, rest string, follow bool, tgid, tid int, links int, rawBase string) resolved {
 	isDir := true
+	caching := rawBase != "" || cur == "/"
+	if root != "" || r.off {
+		caching = false
+	}
+	raw := rawBase
 	for {
 		var comp string
 		comp, rest = nextComp(rest)
@@ -115,6 +149,7 @@ func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) r
 		if comp == ".." {
 			cur = parent(cur)
 			isDir = true
+			caching = false
 			continue
 		}
 		// /proc/self and /proc/thread-self name the caller: here, the
@@ -123,9 +158,11 @@ func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) r
 			switch comp {
 			case "self":
 				cur = "/proc/" + strconv.Itoa(tgid)
+				caching = false
 				continue
 			case "thread-self":
 				cur = "/proc/" + strconv.Itoa(tgid) + "/task/" + strconv.Itoa(tid)
+				caching = false
 				continue
 			}
 		}
@@ -146,6 +183,7 @@ func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) r
 				return resolved{path: lexical(next, rest)}
 			}
 			target := string(r.linkBuf[:n])
+			caching = false
 			if target[0] != '/' {
 				if strings.HasPrefix(next, "/proc/") {
 					// A magic link to something without a path
@@ -176,6 +214,12 @@ func (r *resolver) walk(root, p string, follow bool, tgid, tid int, links int) r
 		}
 		cur = next
 		isDir = mode == unix.S_IFDIR
+		if caching {
+			raw = join(raw, comp)
+			if isDir && !strings.HasPrefix(cur, "/proc") {
+				r.cache[raw] = cur
+			}
+		}
 	}
 	if cur == "/" {
 		return resolved{path: "/", exists: true, dir: true}

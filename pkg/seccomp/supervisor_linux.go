@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"golang.org/x/sys/unix"
@@ -79,7 +80,9 @@ type supervisor struct {
 	n        notif
 	resp     notifResp
 	out      []event.Record
-	read     bool // this notification read tracee memory
+	queued   bool      // records were emitted since the last Flush
+	flushed  time.Time // last Flush
+	read     bool      // this notification read tracee memory
 	warnedIO bool
 	sockBuf  [128]byte
 	linkBuf  [4096]byte
@@ -157,10 +160,13 @@ func (sup *supervisor) loop() error {
 	if sup.epfd >= 0 {
 		pfds = append(pfds, unix.PollFd{Fd: int32(sup.epfd), Events: unix.POLLIN})
 	}
+	defer sup.sink.Flush()
 	for {
 		timeout := -1
 		if len(sup.pending) > 0 {
 			timeout = 10
+		} else if sup.queued {
+			timeout = int(FlushInterval / time.Millisecond)
 		}
 		pfds[0].Revents = 0
 		if len(pfds) > 1 {
@@ -175,6 +181,7 @@ func (sup *supervisor) loop() error {
 		}
 		if n == 0 {
 			sup.checkPending()
+			sup.flush()
 			continue
 		}
 		// Thread exits first: a reused thread id must not be looked up
@@ -435,8 +442,23 @@ func (sup *supervisor) handle(n *notif) {
 		sup.out = sup.out[:0]
 	}
 	sendContinue(sup.fd, &sup.resp, id)
-	for _, r := range sup.out {
-		sup.sink.Emit(r)
+	if len(sup.out) > 0 {
+		for _, r := range sup.out {
+			sup.sink.Emit(r)
+		}
+		if !sup.queued {
+			sup.queued = true
+			sup.flushed = time.Now()
+		} else if time.Since(sup.flushed) >= FlushInterval {
+			sup.flush()
+		}
+	}
+}
+
+func (sup *supervisor) flush() {
+	if sup.queued {
+		sup.sink.Flush()
+		sup.queued = false
 	}
 }
 

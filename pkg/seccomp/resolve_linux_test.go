@@ -1,0 +1,182 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func canonTemp(t *testing.T) string {
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mkTree(t *testing.T, d string) {
+	for _, dir := range []string{"a/b/c", "x/y"} {
+		if err := os.MkdirAll(filepath.Join(d, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(d, "a/b/c/file"), []byte("x"), 0o644)
+	os.Symlink("a/b", filepath.Join(d, "rel"))          // relative dir link
+	os.Symlink(d+"/a/b/c", filepath.Join(d, "abs"))     // absolute dir link
+	os.Symlink("../../x/y", filepath.Join(d, "a/b/up")) // climbs out
+	os.Symlink("c/file", filepath.Join(d, "a/b/flink")) // file link
+	os.Symlink("chain2", filepath.Join(d, "chain1"))
+	os.Symlink("rel/c", filepath.Join(d, "chain2"))
+	os.Symlink("loop2", filepath.Join(d, "loop1"))
+	os.Symlink("loop1", filepath.Join(d, "loop2"))
+	os.Symlink("nowhere", filepath.Join(d, "dangling"))
+}
+
+// TestResolveMatchesKernel compares with the kernel's own lookup (the
+// path of an fd opened on the same string) on existing paths, twice: cold
+// and through the directory cache.
+func TestResolveMatchesKernel(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	r := newResolver()
+	for _, p := range []string{
+		"a/b/c/file", "rel/c/file", "abs/file", "a/b/up", "a/b/flink", "chain1/file",
+		"rel/../b/c", "a/b/up/../../a", "a/./b//c/", "rel/c/../c/file", "chain1",
+	} {
+		// The kernel's own answer: open it and read the fd's link.
+		f, err := os.Open(d + "/" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+		st, _ := f.Stat()
+		f.Close()
+		for pass := 0; pass < 2; pass++ {
+			got := r.resolve("", d+"/"+p, true, os.Getpid(), os.Getpid())
+			if got.path != want || !got.exists || got.dir != st.IsDir() {
+				t.Errorf("pass %d: resolve(%s) = %+v, want %s (dir %v)", pass, p, got, want, st.IsDir())
+			}
+		}
+	}
+}
+
+func TestResolveFinalComponent(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	r := newResolver()
+	for _, tt := range []struct {
+		p      string
+		follow bool
+		want   resolved
+	}{
+		{"rel", false, resolved{path: d + "/rel", exists: true, link: true}},
+		{"rel/flink", false, resolved{path: d + "/a/b/flink", exists: true, link: true}},
+		{"rel/flink", true, resolved{path: d + "/a/b/c/file", exists: true}},
+		{"dangling", true, resolved{path: d + "/nowhere"}},
+		{"dangling", false, resolved{path: d + "/dangling", exists: true, link: true}},
+		{"missing/deeper/../x", true, resolved{path: d + "/missing/x"}},
+		{"loop1", true, resolved{path: d + "/loop1"}},
+		{"rel/new", false, resolved{path: d + "/a/b/new"}},
+	} {
+		if got := r.resolve("", d+"/"+tt.p, tt.follow, 1, 1); got != tt.want {
+			t.Errorf("resolve(%s, follow=%v) = %+v, want %+v", tt.p, tt.follow, got, tt.want)
+		}
+	}
+}
+
+// TestResolveCacheInvalidation: after a rename the cache must be dropped,
+// and then the new layout is seen.
+func TestResolveCacheInvalidation(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	r := newResolver()
+	if got := r.resolve("", d+"/a/b/c/file", true, 1, 1); !got.exists {
+		t.Fatalf("cold: %+v", got)
+	}
+	if len(r.cache) == 0 {
+		t.Fatal("nothing cached")
+	}
+	if err := os.Rename(d+"/a/b", d+"/a/moved"); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("../x", d+"/a/b")
+	r.drop()
+	if got := r.resolve("", d+"/a/b/y", true, 1, 1); got.path != d+"/x/y" || !got.dir {
+		t.Errorf("after rename: %+v", got)
+	}
+}
+
+func TestResolveProcSelf(t *testing.T) {
+	r := newResolver()
+	pid := os.Getpid()
+	got := r.resolve("", "/proc/self/status", true, pid, pid)
+	if want := "/proc/" + strconv.Itoa(pid) + "/status"; got.path != want || !got.exists {
+		t.Errorf("got %+v, want %s", got, want)
+	}
+	// A tracee's /proc/self is the tracee, not us.
+	got = r.resolve("", "/proc/self/status", true, 1, 1)
+	if got.path != "/proc/1/status" {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestResolveRoot(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	r := newResolver()
+	// In a tracee whose root is d, an absolute link resolves inside d.
+	os.Symlink("/a/b", d+"/inroot")
+	got := r.resolve(d, "/inroot/c/file", true, 1, 1)
+	if got.path != "/a/b/c/file" || !got.exists {
+		t.Errorf("got %+v", got)
+	}
+	if got := r.resolve(d, "/../../a", true, 1, 1); got.path != "/a" || !got.dir {
+		t.Errorf("dot-dot above the root: %+v", got)
+	}
+}
+
+func TestOpenFlags(t *testing.T) {
+	for _, tt := range []struct {
+		f    uint64
+		want string
+	}{
+		{0, "[O_RDONLY]"},
+		{oWRONLY | oCREAT | oTRUNC, "[O_WRONLY O_CREAT O_TRUNC]"},
+		{oRDWR | oCLOEXEC | oDIRECTORY, "[O_RDWR O_CLOEXEC O_DIRECTORY]"},
+		{oWRONLY | oSYNC, "[O_WRONLY O_SYNC]"},
+		{oDSYNC, "[O_RDONLY O_DSYNC]"},
+		{oRDWR | oTMPFILE, "[O_RDWR O_TMPFILE]"},
+		{oPATH | oNOFOLLOW, "[O_RDONLY O_NOFOLLOW O_PATH]"},
+	} {
+		if got := fmtSlice(OpenFlags(tt.f)); got != tt.want {
+			t.Errorf("OpenFlags(%#x) = %s, want %s", tt.f, got, tt.want)
+		}
+	}
+}
+
+func fmtSlice(s []string) string {
+	out := "["
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out + "]"
+}
+
+func TestBuildFilter(t *testing.T) {
+	f, err := buildFilter(append(BaseSyscalls, SandlockBlocked...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) < len(BaseSyscalls)*2 {
+		t.Errorf("filter too short: %d", len(f))
+	}
+	if _, err := buildFilter([]string{"nosuchcall"}); err == nil {
+		t.Error("unknown syscall accepted")
+	}
+}
