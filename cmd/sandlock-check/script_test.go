@@ -10,8 +10,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/check"
 )
@@ -20,7 +23,8 @@ func TestMain(m *testing.M) {
 	// Re-executed copies of this test binary are the enforcing helpers.
 	check.MaybeHelper()
 	testscript.Main(m, map[string]func(){
-		name: func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		name:         func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"nolandlock": noLandlock,
 	})
 }
 
@@ -45,6 +49,43 @@ func TestScript(t *testing.T) {
 			return os.Chmod(env.WorkDir, 0o755)
 		},
 	})
+}
+
+// noLandlock is "nolandlock CMD ARGS...": it runs CMD as on a kernel
+// without Landlock. A seccomp filter answers landlock_create_ruleset with
+// ENOSYS, which is exactly what such a kernel answers.
+func noLandlock() {
+	if len(os.Args) < 2 {
+		os.Exit(2)
+	}
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_LANDLOCK_CREATE_RULESET, SkipFalse: 1},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		panic(err)
+	}
+	ins := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		ins[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(ins)), Filter: &ins[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		panic(err)
+	}
+	// TSYNC: every thread of this Go process, so the exec inherits it
+	// whichever thread runs it.
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		panic(e)
+	}
+	path, err := exec.LookPath(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	panic(syscall.Exec(path, os.Args[1:], os.Environ()))
 }
 
 // cmdStatus is "status N CMD ARGS...": run CMD and require exit status N,
