@@ -414,3 +414,22 @@ func TestMarshalStrings(t *testing.T) {
 		t.Errorf("round trip: %q", back.Filesystem.Read)
 	}
 }
+
+// TestSchemaFields: every key the schema marks typed has a typed field, and
+// every other key of a section with kept keys can be kept, so Profile.set
+// (which panics on a broken invariant) cannot be reached with a bad key.
+func TestSchemaFields(t *testing.T) {
+	var p Profile
+	for _, sec := range schema {
+		for _, ks := range sec.keys {
+			typed := p.strings(sec.name, ks.name) != nil || p.ports(sec.name, ks.name) != nil ||
+				p.scalar(sec.name, ks.name) != nil || p.count(sec.name, ks.name) != nil
+			if typed != ks.typed {
+				t.Errorf("%s.%s: typed field %v, schema says %v", sec.name, ks.name, typed, ks.typed)
+			}
+			if !ks.typed && p.kept(sec.name, false) == nil {
+				t.Errorf("%s.%s: no Kept map for a kept key", sec.name, ks.name)
+			}
+		}
+	}
+}
