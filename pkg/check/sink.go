@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
@@ -68,6 +69,36 @@ func (o *Observer) Emit(r event.Record) {
 			o.Warn(v.Msg)
 		}
 	}
+}
+
+// NetVerdict is the errno sandlock answers a connect or send with: for an
+// IP destination that no network.allow rule permits, ECONNREFUSED, the
+// answer of its supervisor's destination check (crates/sandlock-core/src/
+// network/verdict.rs: destination_verdict), which handles every IP connect
+// and send when network.allow is not empty. With an empty network.allow
+// there is no destination check: Landlock refuses TCP with EACCES and UDP
+// sockets cannot be created (EPERM), so the answer is 0 (let the kernel
+// decide), as it is for anything allowed and for binds (Landlock's).
+//
+// It is what a supervisor that can answer with an errno should send; see
+// AddressEnforced.
+func (o *Observer) NetVerdict(n *event.Net) syscall.Errno {
+	if n.Op != NetConnect && n.Op != NetSend {
+		return 0
+	}
+	pol := o.Session.pol
+	if len(pol.Net.Allow) == 0 || pol.Net.Unrestricted(n.Proto) {
+		return 0
+	}
+	addr, err := netip.ParseAddr(n.Addr)
+	if err != nil {
+		// sandlock fails closed on what it cannot parse.
+		return syscall.ECONNREFUSED
+	}
+	if len(pol.Net.CheckConnect(n.Proto, addr, n.Port)) > 0 {
+		return 0
+	}
+	return syscall.ECONNREFUSED
 }
 
 // Flush implements seccomp.Sink: Emit judges each record as it comes (the

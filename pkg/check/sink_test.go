@@ -1,0 +1,89 @@
+package check
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+func observer(t *testing.T, allow ...string) (*Observer, *[]*event.Denial) {
+	t.Helper()
+	pol := &Policy{Net: mustRules(t, allow...), FS: grants([]string{"/usr/"}, []string{"/tmp/w/"})}
+	var ds []*event.Denial
+	o := &Observer{Session: NewSession(pol, func(d *event.Denial) { ds = append(ds, d) }), Marker: "/.armed", Main: 10}
+	return o, &ds
+}
+
+func TestNetVerdict(t *testing.T) {
+	o, _ := observer(t, "tcp://127.0.0.1:80", "udp://[::1]:53")
+	cases := []struct {
+		n    event.Net
+		want syscall.Errno
+	}{
+		{event.Net{Op: "connect", Proto: "tcp", Addr: "127.0.0.1", Port: 80}, 0},
+		{event.Net{Op: "connect", Proto: "tcp", Addr: "127.0.0.2", Port: 80}, syscall.ECONNREFUSED},
+		{event.Net{Op: "connect", Proto: "tcp", Addr: "127.0.0.1", Port: 81}, syscall.ECONNREFUSED},
+		{event.Net{Op: "send", Proto: "udp", Addr: "::1", Port: 53}, 0},
+		{event.Net{Op: "send", Proto: "udp", Addr: "127.0.0.1", Port: 53}, syscall.ECONNREFUSED},
+		{event.Net{Op: "bind", Proto: "tcp", Addr: "127.0.0.1", Port: 9}, 0},
+		{event.Net{Op: "connect", Proto: "tcp", Addr: "garbage", Port: 80}, syscall.ECONNREFUSED},
+	}
+	for _, c := range cases {
+		if got := o.NetVerdict(&c.n); got != c.want {
+			t.Errorf("%+v: %v, want %v", c.n, got, c.want)
+		}
+	}
+	// No destination policy: Landlock and the socket filter decide.
+	empty, _ := observer(t)
+	if got := empty.NetVerdict(&event.Net{Op: "connect", Proto: "tcp", Addr: "10.0.0.1", Port: 80}); got != 0 {
+		t.Errorf("empty network.allow: %v, want 0", got)
+	}
+	star, _ := observer(t, "*")
+	if got := star.NetVerdict(&event.Net{Op: "connect", Proto: "tcp", Addr: "10.0.0.1", Port: 80}); got != 0 {
+		t.Errorf(`"*": %v, want 0`, got)
+	}
+}
+
+// The helper's own start-up is not judged; the workload's is, from the
+// marker on, and other processes always.
+func TestObserverArming(t *testing.T) {
+	o, ds := observer(t)
+	o.Emit(&event.FS{PID: 10, Op: event.OpRead, Path: "/etc/passwd", Existed: true})
+	if len(*ds) != 0 {
+		t.Fatalf("judged the helper's start-up: %v", denialLines(*ds))
+	}
+	o.Emit(&event.FS{PID: 10, Op: event.OpRead, Path: "/.armed"})
+	o.Emit(&event.Exec{PID: 10, Path: "/usr/bin/cat"})
+	o.Emit(&event.FS{PID: 10, Op: event.OpRead, Path: "/etc/shadow", Existed: true})
+	o.Emit(&event.FS{PID: 11, Op: event.OpWrite, Path: "/usr/x", Existed: true})
+	got := denialLines(*ds)
+	// pid 11's name comes from /proc: whatever runs there on this machine.
+	if len(got) != 2 || got[0] != "denied: read /etc/shadow (pid 10 cat)" || !strings.HasPrefix(got[1], "denied: write /usr/x (pid 11") {
+		t.Fatalf("denials %q", got)
+	}
+}
+
+// A rename is judged as one operation: both halves and REFER.
+func TestObserverPairs(t *testing.T) {
+	o, ds := observer(t)
+	o.Emit(&event.FS{PID: 11, Op: event.OpRenameFrom, Path: "/tmp/w/a", Existed: true})
+	o.Emit(&event.FS{PID: 11, Op: event.OpRenameTo, Path: "/tmp/w/b"})
+	if len(*ds) != 0 {
+		t.Fatalf("rename inside a write grant denied: %v", denialLines(*ds))
+	}
+	o.Emit(&event.FS{PID: 11, Op: event.OpRenameFrom, Path: "/tmp/w/a", Existed: true})
+	o.Emit(&event.FS{PID: 11, Op: event.OpRenameTo, Path: "/usr/b"})
+	o.Close()
+	if len(*ds) != 1 || (*ds)[0].Op != event.OpRenameTo || (*ds)[0].Path != "/usr/b" {
+		t.Fatalf("rename out of the write grant: %v", denialLines(*ds))
+	}
+	// A half without its pair (the trace lost one) is still judged.
+	o.Emit(&event.FS{PID: 11, Op: event.OpLinkFrom, Path: "/etc/x", Existed: true})
+	o.Emit(&event.FS{PID: 11, Op: event.OpRemove, Path: "/usr/lib/y", Existed: true})
+	o.Close()
+	if len(*ds) != 2 || (*ds)[1].Op != event.OpRemove {
+		t.Fatalf("denials %v", denialLines(*ds))
+	}
+}
