@@ -16,7 +16,18 @@ import (
 // over 200k distinct real files (set SANDLOCK_BENCH_TREE to keep the tree
 // between runs), decoding and writing included.
 func BenchmarkCLI(b *testing.B) {
-	const dirs, perDir, events = 200, 1000, 1_000_000
+	const dirs, perDir = 200, 1000
+	events := 1_000_000
+	// SANDLOCK_BENCH_STREAM=FILE times a given stream instead (e.g. one from
+	// internal/genevents --root, as scripts/bench does).
+	if f := os.Getenv("SANDLOCK_BENCH_STREAM"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRun(b, data, bytes.Count(data, []byte("\n")))
+		return
+	}
 	root := os.Getenv("SANDLOCK_BENCH_TREE")
 	if root == "" {
 		root = b.TempDir()
@@ -52,11 +63,15 @@ func BenchmarkCLI(b *testing.B) {
 	if out := os.Getenv("SANDLOCK_BENCH_DUMP"); out != "" {
 		os.WriteFile(out, in.Bytes(), 0o644) // for measuring the binary's RSS
 	}
-	b.SetBytes(int64(in.Len()))
+	benchRun(b, in.Bytes(), events)
+}
+
+func benchRun(b *testing.B, data []byte, events int) {
+	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var errb strings.Builder
-		if code := run([]string{"sandlock-collapse"}, bytes.NewReader(in.Bytes()), io.Discard, &errb, os.Getenv); code != 0 {
+		if code := run([]string{"sandlock-collapse"}, bytes.NewReader(data), io.Discard, &errb, os.Getenv); code != 0 {
 			b.Fatalf("exit %d: %s", code, errb.String())
 		}
 	}

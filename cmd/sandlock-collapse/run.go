@@ -171,21 +171,10 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 		defer f.Close()
 		r = f
 	}
-	er := event.NewReader(r, label)
 	first := true
-	for {
-		rec, err := er.Next()
-		if err == io.EOF {
-			if first {
-				return &exitError{exitBadInput, (&event.LineError{Name: label, Msg: "empty input: no start record"}).Error()}
-			}
-			return nil
-		}
-		if err != nil {
-			return &exitError{exitBadInput, err.Error()}
-		}
+	err := readParallel(r, label, func(rec event.Record, line int) error {
 		lineErr := func(msg string) error {
-			return &exitError{exitBadInput, (&event.LineError{Name: label, Line: er.Line(), Msg: msg}).Error()}
+			return &event.LineError{Name: label, Line: line, Msg: msg}
 		}
 		if first {
 			first = false
@@ -194,13 +183,21 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 			}
 		}
 		if u, ok := rec.(*event.Unknown); ok {
-			fmt.Fprintf(stderr, "%s: warning: %s:%d: unknown record type %q, skipped\n", name, label, er.Line(), u.Type)
-			continue
+			fmt.Fprintf(stderr, "%s: warning: %s:%d: unknown record type %q, skipped\n", name, label, line, u.Type)
+			return nil
 		}
 		if err := c.Add(rec); err != nil {
 			return lineErr(err.Error())
 		}
+		return nil
+	})
+	if err != nil {
+		return &exitError{exitBadInput, err.Error()}
 	}
+	if first {
+		return &exitError{exitBadInput, (&event.LineError{Name: label, Msg: "empty input: no start record"}).Error()}
+	}
+	return nil
 }
 
 // writeAtomic writes data to path through a temporary file in the same

@@ -155,6 +155,7 @@ type Collapser struct {
 	prefixes []*node
 	t        *tree
 	needy    []*node // nodes with events, in first-seen order
+	last     *node   // the node of the previous event: traces repeat paths
 	runs     []*run
 	cur      *run
 
@@ -333,7 +334,11 @@ func hasFlag(flags []string, f string) bool {
 }
 
 func (c *Collapser) addNeed(p string, op int) {
-	n := c.t.get(p)
+	n := c.last
+	if n == nil || n.path != p {
+		n = c.t.get(p)
+		c.last = n
+	}
 	if n.obs == nil {
 		n.obs = &obs{}
 		c.needy = append(c.needy, n)

@@ -92,6 +92,7 @@ func (b *builder) filesystem() {
 		n.isPrefix = true
 	}
 	t := c.t
+	prestat(c.needy)
 
 	// 1. Each need finds its target: the path itself if it exists now, its
 	//    nearest existing ancestor for a vanished write, the parent (or
@@ -193,11 +194,14 @@ func (b *builder) filesystem() {
 	}
 
 	// 5. The grants.
-	slices.SortFunc(s.targets, func(a, b *node) int { return strings.Compare(a.path, b.path) })
+	var final []*node
 	for _, n := range s.targets {
-		if !n.final {
-			continue
+		if n.final {
+			final = append(final, n)
 		}
+	}
+	slices.SortFunc(final, func(a, b *node) int { return strings.Compare(a.path, b.path) })
+	for _, n := range final {
 		key := "read"
 		if n.target&tWrite != 0 {
 			key = "write"

@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -19,7 +21,10 @@ type node struct {
 
 	obs *obs // non-nil once an event named this path
 
-	// Filesystem state, memoized by canon.
+	// Filesystem state, memoized by canon; pre* is an lstat done ahead.
+	preDone   bool
+	preMode   fs.FileMode
+	preErr    error
 	canonDone bool
 	isDir     bool
 	statErr   error // an lstat error other than "does not exist"
@@ -142,14 +147,17 @@ func (t *tree) canon(n *node) *node {
 		n.canonical = t.canon(t.child(cp, n.base()))
 		return n.canonical
 	}
-	fi, err := os.Lstat(n.path)
+	mode, err := n.preMode, n.preErr
+	if !n.preDone {
+		mode, err = lstat(n.path)
+	}
 	if err != nil {
 		if !notExist(err) {
 			n.statErr = err
 		}
 		return nil
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
+	if mode&fs.ModeSymlink != 0 {
 		real, err := filepath.EvalSymlinks(n.path)
 		if err != nil {
 			if !notExist(err) {
@@ -160,9 +168,42 @@ func (t *tree) canon(n *node) *node {
 		n.canonical = t.canon(t.get(real))
 		return n.canonical
 	}
-	n.isDir = fi.IsDir()
+	n.isDir = mode.IsDir()
 	n.canonical = n
 	return n
+}
+
+func lstat(p string) (fs.FileMode, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode(), nil
+}
+
+// prestat lstats nodes concurrently, ahead of canon: on a trace of 200,000
+// distinct files the lstat calls are a third of the collapse, and they
+// are independent. Each node is written by one goroutine, and read only
+// after all have finished.
+func prestat(nodes []*node) {
+	workers := min(max(runtime.GOMAXPROCS(0), 1), 8)
+	if len(nodes) < 1024 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	per := (len(nodes) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		part := nodes[min(w*per, len(nodes)):min((w+1)*per, len(nodes))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, n := range part {
+				n.preMode, n.preErr = lstat(n.path)
+				n.preDone = true
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func notExist(err error) bool {
