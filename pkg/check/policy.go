@@ -97,7 +97,7 @@ func NewPolicy(p *profile.Profile, abi int, res Resolver) (*Policy, error) {
 	pol.Blocked, pol.Unenforced = blocklist(p)
 	if !AddressEnforced && pol.Net.hasAddressRules() {
 		pol.Unenforced = append(pol.Unenforced,
-			"the addresses of network.allow rules (ports are enforced; a connect or send to another address is reported, not refused)")
+			"the addresses of network.allow rules (Landlock enforces the ports, refusing others with EACCES where sandlock answers ECONNREFUSED; a connect or send to another address is reported, not refused)")
 	}
 	if hostnames {
 		pol.Unenforced = append(pol.Unenforced,
@@ -195,6 +195,11 @@ func blocklist(p *profile.Profile) (blocked, unenforced []string) {
 	}
 	if len(unknown) > 0 {
 		unenforced = append(unenforced, "syscalls.extra_deny "+strings.Join(unknown, ", "))
+	}
+	for _, k := range []string{"env", "clean_env", "uid", "gid", "no_coredump", "no_huge_pages"} {
+		if _, ok := p.Program.Kept[k]; ok {
+			unenforced = append(unenforced, "program."+k)
+		}
 	}
 	if p.Limits.Memory != "" {
 		unenforced = append(unenforced, "limits.memory "+p.Limits.Memory)
