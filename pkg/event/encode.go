@@ -110,6 +110,30 @@ func AppendRecord(b []byte, r Record) ([]byte, error) {
 		if v.Path != "" {
 			b = appendPathField(b, "path", v.Path)
 		}
+	case *Denial:
+		// A denied path is a Linux path like any other: raw bytes that
+		// need not be UTF-8, so it goes through appendPathField.
+		b = appendInt(b, "pid", int64(v.PID))
+		if v.Comm != "" {
+			b = appendStr(b, "comm", v.Comm)
+		}
+		b = appendStr(b, "kind", v.Kind)
+		b = appendStr(b, "op", v.Op)
+		if v.Path != "" {
+			b = appendPathField(b, "path", v.Path)
+		}
+		if v.Proto != "" {
+			b = appendStr(b, "proto", v.Proto)
+		}
+		if v.Addr != "" {
+			b = appendStr(b, "addr", v.Addr)
+		}
+		if v.Port != 0 {
+			b = appendInt(b, "port", int64(v.Port))
+		}
+		if v.Reason != "" {
+			b = appendStr(b, "reason", v.Reason)
+		}
 	case *Exit:
 		b = appendExit(b, v)
 	default:
