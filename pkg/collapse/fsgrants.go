@@ -77,7 +77,7 @@ type fsState struct {
 	skipped    map[*node][]string // write collapses refused by tier
 	skipOrder  []*node
 	guarded    map[*node]bool
-	utf8       map[*node]*node // unrepresentable target -> ancestor granted
+	utf8       map[*node][]*node // UTF-8 ancestor -> unrepresentable targets under it
 	utf8Order  []*node
 	rootDirect []string
 	sensitive  map[*node]bool // direct directory grants on protected/guarded paths
@@ -87,7 +87,7 @@ type fsState struct {
 func (b *builder) filesystem() {
 	c := b.c
 	s := &fsState{builder: b, skipped: map[*node][]string{}, guarded: map[*node]bool{},
-		utf8: map[*node]*node{}, sensitive: map[*node]bool{}}
+		utf8: map[*node][]*node{}, sensitive: map[*node]bool{}}
 	for _, n := range c.prefixes {
 		n.isPrefix = true
 	}
@@ -242,9 +242,11 @@ func (s *fsState) place(src, tgt *node, kind, reason uint8) *node {
 		for !utf8.ValidString(a.path) {
 			a = a.parent
 		}
-		if _, ok := s.utf8[tgt]; !ok {
-			s.utf8[tgt] = a
-			s.utf8Order = append(s.utf8Order, tgt)
+		if _, ok := s.utf8[a]; !ok {
+			s.utf8Order = append(s.utf8Order, a)
+		}
+		if l := s.utf8[a]; !slices.Contains(l, tgt) {
+			s.utf8[a] = append(l, tgt)
 		}
 		tgt, reason = a, max(reason, rUTF8)
 	}
@@ -256,7 +258,7 @@ func (s *fsState) place(src, tgt *node, kind, reason uint8) *node {
 			}
 		}
 	}
-	if reason >= rCollapse {
+	if reason >= rUTF8 { // a directory stands in for what was used
 		if tgt.parent == nil || underProtected(tgt.path) {
 			if _, ok := s.skipped[tgt]; !ok {
 				s.skipOrder = append(s.skipOrder, tgt)
@@ -427,13 +429,20 @@ func (s *fsState) warnings(goneReads []*node) {
 			s.warn(n.path, "the workload opened the sensitive directory %s itself: the grant on it covers everything beneath", n.path)
 		}
 	}
-	for i, n := range s.utf8Order {
-		if i == maxListed {
-			s.warn("", "%d more paths that are not valid UTF-8 were granted through an ancestor", len(s.utf8Order)-maxListed)
-			break
+	// One warning per ancestor granted because of the paths it stands
+	// for; none when something else granted it anyway.
+	for _, a := range s.utf8Order {
+		g := cover(a, false)
+		if g == nil || g.reason != rUTF8 {
+			continue
 		}
-		a := s.utf8[n]
-		s.warn(n.path, "%s is not valid UTF-8 and cannot be written in a TOML profile: its nearest UTF-8 ancestor %s is granted instead", showPath(n.path), a.path)
+		var ex []string
+		for _, n := range s.utf8[a] {
+			ex = append(ex, showPath(n.path))
+		}
+		slices.Sort(ex)
+		s.warn(g.path, "%d paths a TOML profile cannot spell (not valid UTF-8) are covered by granting their nearest UTF-8 ancestor %s instead: %s",
+			len(ex), g.path, limitList(ex, maxExamples))
 	}
 	for i, n := range goneReads {
 		if i == maxListed {

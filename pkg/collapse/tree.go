@@ -50,8 +50,8 @@ const (
 // Reasons, weakest first: a target keeps the strongest.
 const (
 	rDirect    uint8 = iota + 1 // the path itself was used
-	rCollapse                   // write collapse: a child op, or a vanished file
 	rUTF8                       // nearest UTF-8 ancestor of an unrepresentable path
+	rCollapse                   // write collapse: a child op, or a vanished file
 	rThreshold                  // --collapse N
 	rPrefix                     // --collapse-prefix
 )
