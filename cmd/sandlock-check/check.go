@@ -300,7 +300,11 @@ func reportUsage(w io.Writer, use []check.GrantUse) {
 		if u.Used == 0 {
 			unused = append(unused, u.Ref)
 		}
-		fmt.Fprintf(w, "%s: used %6d: %s\n", name, u.Used, u.Ref)
+		note := ""
+		if u.ReadOnly {
+			note = " (only read through: a filesystem.read grant would do)"
+		}
+		fmt.Fprintf(w, "%s: used %6d: %s%s\n", name, u.Used, u.Ref, note)
 	}
 	if len(unused) == 0 {
 		fmt.Fprintf(w, "%s: every grant was used\n", name)

@@ -199,6 +199,8 @@ type FSVerdict struct {
 	// By lists the grants (indexes into the evaluator's FS grants) that
 	// provided the rights, most specific first. Empty when denied.
 	By []int
+	// ByWrite are the grants of By that provided a right beyond reading.
+	ByWrite []int
 }
 
 // CheckFS evaluates needs against the grants the way Landlock does with a
@@ -207,7 +209,7 @@ type FSVerdict struct {
 // be granted.
 func CheckFS(grants []FSGrant, needs []Need) FSVerdict {
 	v := FSVerdict{Allowed: true, Checked: len(needs) > 0}
-	var by []int
+	var by, byWrite []int
 	for _, n := range needs {
 		var have Access
 		// best is the most specific grant that covers the need alone.
@@ -235,6 +237,9 @@ func CheckFS(grants []FSGrant, needs []Need) FSVerdict {
 		}
 		if best >= 0 {
 			by = appendUnique(by, best)
+			if n.Access&^ReadAccess != 0 {
+				byWrite = appendUnique(byWrite, best)
+			}
 			continue
 		}
 		// No single grant has every right: credit, per right, the most
@@ -251,9 +256,12 @@ func CheckFS(grants []FSGrant, needs []Need) FSVerdict {
 				}
 			}
 			by = appendUnique(by, pick)
+			if bit&^ReadAccess != 0 {
+				byWrite = appendUnique(byWrite, pick)
+			}
 		}
 	}
-	v.By = by
+	v.By, v.ByWrite = by, byWrite
 	return v
 }
 

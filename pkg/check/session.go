@@ -19,6 +19,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	fsUse    []int64
+	fsWrote  []bool // the grant provided a right beyond reading
 	allowUse []int64
 	bindUse  []int64
 	denials  int
@@ -33,6 +34,7 @@ func NewSession(pol *Policy, onDenial func(*event.Denial)) *Session {
 		pol:      pol,
 		onDenial: onDenial,
 		fsUse:    make([]int64, len(pol.FS)),
+		fsWrote:  make([]bool, len(pol.FS)),
 		allowUse: make([]int64, len(pol.Net.Allow)),
 		bindUse:  make([]int64, len(pol.Net.Bind)),
 		seenDeny: map[string]bool{},
@@ -77,9 +79,7 @@ func (s *Session) FSPair(pid int, comm string, from, to FSOp) bool {
 	v := CheckFS(s.pol.FS, PairNeeds(from, to))
 	if v.Allowed || !v.Checked {
 		s.mu.Lock()
-		for _, i := range v.By {
-			s.fsUse[i]++
-		}
+		s.credit(v)
 		s.mu.Unlock()
 		return true
 	}
@@ -99,13 +99,20 @@ func (s *Session) fsNeeds(pid int, comm string, op FSOp, needs []Need) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v.Allowed {
-		for _, i := range v.By {
-			s.fsUse[i]++
-		}
+		s.credit(v)
 		return true
 	}
 	s.deny(fsDenial(pid, comm, op, v.Missing))
 	return false
+}
+
+func (s *Session) credit(v FSVerdict) {
+	for _, i := range v.By {
+		s.fsUse[i]++
+	}
+	for _, i := range v.ByWrite {
+		s.fsWrote[i] = true
+	}
 }
 
 func fsDenial(pid int, comm string, op FSOp, missing Need) *event.Denial {
@@ -189,6 +196,9 @@ func (s *Session) Exec(pid int, comm, path string) bool {
 type GrantUse struct {
 	Ref  string // e.g. filesystem.read "/usr"
 	Used int64
+	// ReadOnly is set on a filesystem.write grant that was used, but only
+	// for reading: a read grant would have done.
+	ReadOnly bool
 }
 
 // Usage lists every grant of the profile in profile order (filesystem.read,
@@ -200,15 +210,16 @@ func (s *Session) Usage() []GrantUse {
 	for _, key := range []string{KeyRead, KeyWrite} {
 		for i := range s.pol.FS {
 			if s.pol.FS[i].Key == key {
-				out = append(out, GrantUse{s.pol.FS[i].Ref(), s.fsUse[i]})
+				out = append(out, GrantUse{Ref: s.pol.FS[i].Ref(), Used: s.fsUse[i],
+					ReadOnly: key == KeyWrite && s.fsUse[i] > 0 && !s.fsWrote[i]})
 			}
 		}
 	}
 	for i := range s.pol.Net.Allow {
-		out = append(out, GrantUse{s.pol.Net.Allow[i].Ref(), s.allowUse[i]})
+		out = append(out, GrantUse{Ref: s.pol.Net.Allow[i].Ref(), Used: s.allowUse[i]})
 	}
 	for i := range s.pol.Net.Bind {
-		out = append(out, GrantUse{s.pol.Net.Bind[i].Ref(), s.bindUse[i]})
+		out = append(out, GrantUse{Ref: s.pol.Net.Bind[i].Ref(), Used: s.bindUse[i]})
 	}
 	return out
 }

@@ -87,3 +87,17 @@ func TestObserverPairs(t *testing.T) {
 		t.Fatalf("denials %v", denialLines(*ds))
 	}
 }
+
+// A write grant that only served reads is flagged: a read grant would do.
+func TestUsageReadOnlyWrite(t *testing.T) {
+	o, _ := observer(t)
+	o.Emit(&event.FS{PID: 11, Op: event.OpRead, Path: "/tmp/w/a", Existed: true})
+	u := o.Session.Usage()
+	if len(u) != 2 || u[1].Ref != `filesystem.write "/tmp/w"` || u[1].Used != 1 || !u[1].ReadOnly {
+		t.Fatalf("usage %+v, want the write grant used once, for reading only", u)
+	}
+	o.Emit(&event.FS{PID: 11, Op: event.OpCreate, Path: "/tmp/w/b"})
+	if u := o.Session.Usage(); u[1].ReadOnly || u[1].Used != 2 {
+		t.Fatalf("usage %+v after a create, want not read-only", u)
+	}
+}
