@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
@@ -99,6 +100,11 @@ func workload(args []string) int {
 	case "exit":
 		n, _ := strconv.Atoi(args[1])
 		return n
+	case "wait": // say we run, then wait for a signal
+		if err := os.WriteFile(args[1], nil, 0o644); err != nil {
+			return result(err)
+		}
+		select {}
 	case "kill":
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	}
@@ -558,5 +564,38 @@ func TestRunPlainLandlock(t *testing.T) {
 	r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: []string{ok}}}, "read", no)
 	if r.status != wlEACCES || len(r.denials) != 0 {
 		t.Fatalf("read outside: status %d (want EACCES), denials %q (want none: nothing watches)", r.status, denialLines(r.denials))
+	}
+}
+
+// A SIGTERM sent to us (a terminal, a supervisor) goes to the workload, and
+// its death by it is the status we report.
+func TestRunForwardsSignals(t *testing.T) {
+	requireLandlock(t)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	done := make(chan runResult, 1)
+	go func() {
+		done <- runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Write: []string{dir}}}, "wait", ready)
+	}()
+	// runWorkload may t.Fatal in its goroutine (that ends only the
+	// goroutine): never wait for it unbounded.
+	for i := 0; ; i++ {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if i == 6000 {
+			t.Fatal("the workload did not start within a minute")
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the workload ended before the signal: status %d, stderr %q", r.status, r.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.status != 128+int(syscall.SIGTERM) {
+		t.Fatalf("status %d, want 128+SIGTERM", r.status)
 	}
 }
