@@ -69,6 +69,10 @@ func TestAsNobody(t *testing.T) {
 	cmd := exec.Command(bin, "-test.count=1", "-test.run=.", "-test.bench=^$")
 	cmd.Dir = work
 	cmd.Env = []string{"SANDLOCK_TEST_AS_NOBODY=1", "TMPDIR=" + tmp, "HOME=" + tmp, "PATH=/usr/bin:/bin"}
+	if testing.CoverMode() != "" {
+		// A coverage build warns on stderr without somewhere to write.
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+tmp)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
 		Pdeathsig:  syscall.SIGKILL,

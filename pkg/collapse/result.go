@@ -171,6 +171,9 @@ func (b *builder) metaWarnings() {
 			sysv = append(sysv, fmt.Sprintf("%s x%d", s, n))
 		}
 	}
+	// A skipped write collapse means a denial under sandlock run: the
+	// profile's reader must see it, not only the terminal.
+	m.Warnings = append(m.Warnings, b.res.Errors...)
 	if len(blocked) > 0 {
 		m.Warnings = append(m.Warnings, "the workload called syscalls sandlock always blocks, so it will behave differently under sandlock run: "+strings.Join(blocked, ", "))
 	}
