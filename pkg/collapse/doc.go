@@ -50,7 +50,7 @@
 // # Tiers
 //
 //	protected: /, /root, any path ending in /.ssh /.aws /.kube /.gnupg, and
-//	           (our choice, to be safe) everything beneath those
+//	           (our choice, to be safe) everything beneath those four
 //	guarded:   /etc /proc /sys /dev /boot /run/secrets and $HOME (not /root)
 //
 // The threshold never collapses into a protected or guarded directory (nor

@@ -18,15 +18,18 @@ func isProtected(p string) bool {
 	return protectedNames[p[strings.LastIndexByte(p, '/')+1:]]
 }
 
-// underProtected: p is protected or lies beneath a protected path other
-// than /. A key below ~/.ssh is as secret as ~/.ssh itself, so collapsing
-// into ~/.ssh/keys is no better than collapsing into ~/.ssh.
+// underProtected: p is protected, or lies beneath a credential store (a key
+// below ~/.ssh is as secret as ~/.ssh itself, so collapsing into
+// ~/.ssh/keys is no better than into ~/.ssh). Below /root only /root itself
+// is protected: its subdirectories are root's $HOME contents, which the
+// table treats like any user's (normal, with the credential stores
+// protected by name).
 func underProtected(p string) bool {
-	if p == "/" {
+	if isProtected(p) {
 		return true
 	}
 	for q := p; q != ""; q = q[:strings.LastIndexByte(q, '/')] {
-		if isProtected(q) {
+		if protectedNames[q[strings.LastIndexByte(q, '/')+1:]] {
 			return true
 		}
 	}
