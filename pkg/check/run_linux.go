@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -144,11 +143,7 @@ func runPlain(cfg RunConfig, plan Plan, env []string) (int, error) {
 	// helper died; a number means the exec failed with that errno.
 	msg, _ := io.ReadAll(statusR)
 	if n, err := strconv.Atoi(string(msg)); err == nil && syscall.Errno(n) == syscall.EACCES {
-		path := cfg.Path
-		if canon, err := filepath.EvalSymlinks(path); err == nil {
-			path = canon
-		}
-		cfg.Session.Exec(cmd.Process.Pid, filepath.Base(cfg.Path), path)
+		cfg.Session.ExecFailed(cmd.Process.Pid, cfg.Path)
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
@@ -170,7 +165,7 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 	if err != nil {
 		return exitToolFailure, err
 	}
-	obs := &Observer{Session: cfg.Session, Marker: plan.Marker, Warn: cfg.Warn}
+	obs := &Observer{Session: cfg.Session, Marker: plan.Marker, Warn: cfg.Warn, Program: cfg.Path}
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return exitToolFailure, err
@@ -230,6 +225,11 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
+	}
+	if ws.ExitStatus() == exitCannotExec && !obs.execRan() {
+		// Our helper could not exec the workload; Landlock refused the
+		// program or an interpreter the kernel loads for it.
+		cfg.Session.ExecFailed(obs.Main, cfg.Path)
 	}
 	return ws.ExitStatus(), nil
 }

@@ -186,12 +186,6 @@ func (s *Session) Socket(pid int, comm, proto string) bool {
 	return false
 }
 
-// Exec records a refused execve of the program itself (the helper saw
-// EACCES): it is a denial when the policy does not allow executing path.
-func (s *Session) Exec(pid int, comm, path string) bool {
-	return s.FS(pid, comm, FSOp{Op: event.OpExec, Path: path, Existed: true})
-}
-
 // GrantUse is how many operations of the run one grant covered.
 type GrantUse struct {
 	Ref  string // e.g. filesystem.read "/usr"

@@ -21,11 +21,13 @@ type Observer struct {
 	Marker  string
 	Main    int          // pid of the helper that becomes the workload
 	Warn    func(string) // the supervisor's warnings, once armed; may be nil
+	Program string       // the workload's program, to name the helper before its exec
 
-	mu    sync.Mutex
-	armed bool
-	comm  map[int]string
-	held  *event.FS // the first half of a rename or link
+	mu      sync.Mutex
+	armed   bool
+	execRun bool // the workload's exec succeeded (an exec record after arming)
+	comm    map[int]string
+	held    *event.FS // the first half of a rename or link
 }
 
 // Emit implements seccomp.Sink.
@@ -38,10 +40,17 @@ func (o *Observer) Emit(r event.Record) {
 	switch v := r.(type) {
 	case *event.Exec:
 		o.comm[v.PID] = filepath.Base(v.Path)
+		if o.armed && v.PID == o.Main {
+			o.execRun = true
+		}
 	case *event.FS:
 		if !o.ready(v.PID) {
 			if v.Path == o.Marker {
 				o.armed = true
+				// Until its exec, the helper stands for the program.
+				if o.Program != "" {
+					o.comm[v.PID] = filepath.Base(o.Program)
+				}
 			}
 			return
 		}
@@ -65,6 +74,11 @@ func (o *Observer) Emit(r event.Record) {
 			o.Session.Connect(v.PID, comm, v.Op, v.Proto, addr, v.Port)
 		}
 	case *event.Warning:
+		// The trace's doubts about its own exec records do not concern a
+		// check, which knows how the exec went.
+		if strings.HasPrefix(v.Msg, "exec of ") {
+			return
+		}
 		if o.ready(v.PID) && o.Warn != nil {
 			o.Warn(v.Msg)
 		}
@@ -112,6 +126,13 @@ func (o *Observer) Close() {
 	o.flushHeld()
 }
 
+// execRan reports whether the workload's program started.
+func (o *Observer) execRan() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.execRun
+}
+
 // ready reports whether records of pid belong to the workload: every
 // process but the helper is the workload's (the helper forks nothing).
 func (o *Observer) ready(pid int) bool { return o.armed || pid != o.Main }
@@ -136,7 +157,9 @@ func (o *Observer) fs(v *event.FS) {
 		}
 	}
 	o.flushHeld()
-	o.Session.FS(v.PID, o.name(v.PID), op)
+	if o.Session.FS(v.PID, o.name(v.PID), op) && v.Op == event.OpExec && v.Existed && v.Syscall != "mmap" {
+		o.Session.CheckInterpreters(v.PID, o.name(v.PID), v.Path)
+	}
 }
 
 func (o *Observer) flushHeld() {
