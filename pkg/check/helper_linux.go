@@ -17,13 +17,15 @@ import (
 
 // The helper's environment; it removes these before the workload runs.
 const (
-	helperEnv = "SANDLOCK_CHECK_HELPER" // "1" marks the helper
-	planEnv   = "SANDLOCK_CHECK_PLAN"   // the Plan as JSON
-	statusEnv = "SANDLOCK_CHECK_STATUS" // a close-on-exec fd: silent on a successful exec, else one errno
+	helperEnv = "SANDLOCK_CHECK_HELPER"    // "1" marks the helper
+	planEnv   = "SANDLOCK_CHECK_PLAN"      // the Plan as JSON
+	planFile  = "SANDLOCK_CHECK_PLAN_FILE" // or a file holding it, for a plan too large for the environment
+	statusEnv = "SANDLOCK_CHECK_STATUS"    // a close-on-exec fd: silent on a successful exec, else one errno
 )
 
 // The environment is the one channel that reaches the helper through
-// pkg/seccomp's helpers too; execve refuses one string above 128 KiB.
+// pkg/seccomp's helpers too; execve refuses one string above 128 KiB, so a
+// larger plan goes through a file named there.
 const maxPlan = 120 << 10
 
 // Exit codes of the helper itself.
@@ -75,11 +77,18 @@ func helperMain() int {
 		unix.CloseOnExec(fd)
 		status = os.NewFile(uintptr(fd), "status")
 	}
+	data := []byte(os.Getenv(planEnv))
+	if f := os.Getenv(planFile); f != "" {
+		var err error
+		if data, err = os.ReadFile(f); err != nil {
+			return fail(exitToolFailure, "helper: reading the plan: %v", err)
+		}
+	}
 	var plan Plan
-	if err := json.Unmarshal([]byte(os.Getenv(planEnv)), &plan); err != nil {
+	if err := json.Unmarshal(data, &plan); err != nil {
 		return fail(exitToolFailure, "helper: decoding the plan: %v", err)
 	}
-	for _, k := range []string{helperEnv, planEnv, statusEnv} {
+	for _, k := range []string{helperEnv, planEnv, planFile, statusEnv} {
 		os.Unsetenv(k)
 	}
 

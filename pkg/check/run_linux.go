@@ -70,15 +70,31 @@ func Run(cfg RunConfig) (int, error) {
 	return runPlain(cfg, plan, env)
 }
 
-func planEnvVar(plan *Plan) (string, error) {
+// planEnvVar is the environment entry that hands plan to the helper, and a
+// cleanup to run once the helper has started the workload.
+func planEnvVar(plan *Plan) (string, func(), error) {
 	data, err := json.Marshal(plan)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if len(data) > maxPlan {
-		return "", fmt.Errorf("the profile is too large to hand to the helper (%d bytes of rules)", len(data))
+	if len(data) <= maxPlan {
+		return planEnv + "=" + string(data), func() {}, nil
 	}
-	return planEnv + "=" + string(data), nil
+	// Readable by us alone; the helper runs as us.
+	f, err := os.CreateTemp("", "sandlock-check-plan-*.json")
+	if err != nil {
+		return "", nil, fmt.Errorf("a temporary file for a large plan: %w", err)
+	}
+	name := f.Name()
+	_, werr := f.Write(data)
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		os.Remove(name)
+		return "", nil, fmt.Errorf("writing the plan: %w", werr)
+	}
+	return planFile + "=" + name, func() { os.Remove(name) }, nil
 }
 
 // forwardSignals passes the signals a terminal or a supervisor sends on to
@@ -104,10 +120,11 @@ func forwardSignals(send func(os.Signal)) (stop func()) {
 }
 
 func runPlain(cfg RunConfig, plan Plan, env []string) (int, error) {
-	pv, err := planEnvVar(&plan)
+	pv, cleanup, err := planEnvVar(&plan)
 	if err != nil {
 		return exitToolFailure, err
 	}
+	defer cleanup()
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return exitToolFailure, err
@@ -161,10 +178,11 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 	// A name no one has: it does not exist (so opening it fails before
 	// Landlock looks), and a workload cannot guess it to confuse us.
 	plan.Marker = "/.sandlock-check-armed-" + hex.EncodeToString(nonce)
-	pv, err := planEnvVar(&plan)
+	pv, cleanup, err := planEnvVar(&plan)
 	if err != nil {
 		return exitToolFailure, err
 	}
+	defer cleanup()
 	obs := &Observer{Session: cfg.Session, Marker: plan.Marker, Warn: cfg.Warn, Program: cfg.Path}
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {

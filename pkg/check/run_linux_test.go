@@ -599,3 +599,25 @@ func TestRunForwardsSignals(t *testing.T) {
 		t.Fatalf("status %d, want 128+SIGTERM", r.status)
 	}
 }
+
+// A profile too large for the environment reaches the helper through a
+// file; the workload runs under it all the same.
+func TestRunLargePlan(t *testing.T) {
+	ok := tempFile(t, "ok.txt", "ok")
+	dir := filepath.Dir(ok)
+	read := []string{ok}
+	for i := 0; i < 3000; i++ {
+		name := filepath.Join(dir, fmt.Sprintf("padding-file-with-a-rather-long-name-%04d", i))
+		if err := os.WriteFile(name, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, name)
+	}
+	r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: read}}, "read", ok)
+	if r.status != wlOK || len(r.denials) != 0 {
+		t.Fatalf("status %d, denials %q, stderr %q", r.status, denialLines(r.denials), r.stderr)
+	}
+	if r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: read[1:]}}, "read", ok); r.status != wlEACCES {
+		t.Fatalf("without the grant: status %d, want EACCES", r.status)
+	}
+}
