@@ -161,6 +161,7 @@ type Collapser struct {
 
 	net       map[string]*netAgg
 	udpConn   map[pidFD]netDest
+	udpProbes map[string]bool // UDP destinations connected to
 	netOrder  []string
 	syscalls  map[string]int64
 	traceWarn []string
@@ -182,6 +183,7 @@ func New(opts Options) (*Collapser, error) {
 		t:         newTree(),
 		net:       map[string]*netAgg{},
 		udpConn:   map[pidFD]netDest{},
+		udpProbes: map[string]bool{},
 		syscalls:  map[string]int64{},
 		traceSeen: map[string]bool{},
 	}

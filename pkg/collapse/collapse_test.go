@@ -424,6 +424,10 @@ func TestNetwork(t *testing.T) {
 			}
 		}
 	}
+	// The probes are not granted, but named.
+	if ws := f.warnings(res); !hasWarning(ws, "UDP sockets were connected to udp://192.0.2.1:53, udp://198.51.100.7:53, udp://[2001:db8::1]:53 but no data was seen sent there") {
+		t.Errorf("no warning naming the probes: %q", ws)
+	}
 	// A probe in run 1 is not turned into traffic by a send on the same
 	// pid and fd in run 2.
 	res = collapseT(t, Options{}, f.start(), n("connect", "udp", "inet", "192.0.2.1", 53, 1, 5), exitOK(),

@@ -68,6 +68,9 @@ func (c *Collapser) addNet(r *event.Net) error {
 			// to each candidate address only to learn the source address.
 			if r.Port != 0 {
 				c.udpConn[k] = netDest{rule: withPort("udp"), ok: true}
+				if _, seen := c.udpProbes[withPort("udp")]; !seen && len(c.udpProbes) < maxProbes {
+					c.udpProbes[withPort("udp")] = true
+				}
 			} else {
 				delete(c.udpConn, k)
 			}
@@ -86,6 +89,9 @@ func (c *Collapser) addNet(r *event.Net) error {
 	}
 	return nil
 }
+
+// maxProbes bounds the UDP destinations remembered for the probe warning.
+const maxProbes = 1024
 
 func (c *Collapser) netGrant(key, rule string, port int64, what string) {
 	id := key + " " + rule + " " + strconv.FormatInt(port, 10)

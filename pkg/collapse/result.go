@@ -127,6 +127,20 @@ func limitList(items []string, max int) string {
 }
 
 func (b *builder) network() {
+	// UDP destinations connected to but never sent to: getaddrinfo's
+	// probes, or a connected socket whose sends the trace could not see
+	// (send(2) and sendmmsg(2) without an address). Not granted, but said.
+	var probes []string
+	for rule := range b.c.udpProbes {
+		if _, granted := b.c.net["allow "+rule+" 0"]; !granted {
+			probes = append(probes, rule)
+		}
+	}
+	if len(probes) > 0 {
+		slices.Sort(probes)
+		b.warn("", "UDP sockets were connected to %s but no data was seen sent there: not granted, as getaddrinfo probes destinations this way; if the workload sends on a connected UDP socket, allow them by hand",
+			limitList(probes, maxListed))
+	}
 	for _, id := range b.c.netOrder {
 		a := b.c.net[id]
 		var parts []string
