@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,10 +18,11 @@ import (
 
 // The helper's environment; it removes these before the workload runs.
 const (
-	helperEnv = "SANDLOCK_CHECK_HELPER"    // "1" marks the helper
-	planEnv   = "SANDLOCK_CHECK_PLAN"      // the Plan as JSON
-	planFile  = "SANDLOCK_CHECK_PLAN_FILE" // or a file holding it, for a plan too large for the environment
-	statusEnv = "SANDLOCK_CHECK_STATUS"    // a close-on-exec fd: silent on a successful exec, else one errno
+	helperEnv  = "SANDLOCK_CHECK_HELPER"    // "1" marks the helper
+	planEnv    = "SANDLOCK_CHECK_PLAN"      // the Plan as JSON
+	planFile   = "SANDLOCK_CHECK_PLAN_FILE" // or a file holding it, for a plan too large for the environment
+	statusEnv  = "SANDLOCK_CHECK_STATUS"    // a close-on-exec fd: silent on a successful exec, else one errno
+	godebugEnv = "SANDLOCK_CHECK_GODEBUG"   // the workload's GODEBUG: "-" (unset) or "=VALUE"
 )
 
 // The environment is the one channel that reaches the helper through
@@ -88,7 +90,15 @@ func helperMain() int {
 	if err := json.Unmarshal(data, &plan); err != nil {
 		return fail(exitToolFailure, "helper: decoding the plan: %v", err)
 	}
-	for _, k := range []string{helperEnv, planEnv, planFile, statusEnv} {
+	// The helper ran with asyncpreemptoff=1: a preemption signal landing
+	// in its notified execve would have it restarted over and over. The
+	// workload gets its own GODEBUG back.
+	if gd := os.Getenv(godebugEnv); strings.HasPrefix(gd, "=") {
+		os.Setenv("GODEBUG", gd[1:])
+	} else if gd == "-" {
+		os.Unsetenv("GODEBUG")
+	}
+	for _, k := range []string{helperEnv, planEnv, planFile, statusEnv, godebugEnv} {
 		os.Unsetenv(k)
 	}
 

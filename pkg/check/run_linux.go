@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
@@ -63,11 +64,26 @@ func Run(cfg RunConfig) (int, error) {
 	if env == nil {
 		env = os.Environ()
 	}
-	env = append(append([]string{}, env...), helperEnv+"=1")
+	env = helperEnviron(env)
 	if cfg.Supervise {
 		return runSupervised(cfg, plan, env)
 	}
 	return runPlain(cfg, plan, env)
+}
+
+// helperEnviron is env for the helper: marked as such, and with async
+// preemption off (see helperMain), the workload's own GODEBUG kept aside.
+func helperEnviron(env []string) []string {
+	out := make([]string, 0, len(env)+3)
+	gd := "-"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			gd = "=" + v
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, helperEnv+"=1", godebugEnv+"="+gd, "GODEBUG=asyncpreemptoff=1")
 }
 
 // planEnvVar is the environment entry that hands plan to the helper, and a

@@ -100,6 +100,12 @@ func workload(args []string) int {
 	case "exit":
 		n, _ := strconv.Atoi(args[1])
 		return n
+	case "env":
+		fmt.Println()
+		for _, kv := range os.Environ() {
+			fmt.Println(kv)
+		}
+		return wlOK
 	case "wait": // say we run, then wait for a signal
 		if err := os.WriteFile(args[1], nil, 0o644); err != nil {
 			return result(err)
@@ -619,5 +625,29 @@ func TestRunLargePlan(t *testing.T) {
 	}
 	if r := runWorkload(t, &profile.Profile{Filesystem: profile.Filesystem{Read: read[1:]}}, "read", ok); r.status != wlEACCES {
 		t.Fatalf("without the grant: status %d, want EACCES", r.status)
+	}
+}
+
+// The workload gets its own environment: none of ours, its GODEBUG back.
+func TestRunEnvironment(t *testing.T) {
+	t.Setenv("GODEBUG", "madvdontneed=1")
+	r := runWorkload(t, &profile.Profile{}, "env")
+	if r.status != wlOK {
+		t.Fatalf("status %d, stderr %q", r.status, r.stderr)
+	}
+	if strings.Contains(r.stdout, "SANDLOCK_") {
+		t.Errorf("our variables leaked into the workload:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "\nGODEBUG=madvdontneed=1\n") {
+		t.Errorf("the workload's GODEBUG is not its own:\n%s", r.stdout)
+	}
+}
+
+// Without a GODEBUG of its own, the workload has none.
+func TestRunEnvironmentNoGodebug(t *testing.T) {
+	os.Unsetenv("GODEBUG")
+	r := runWorkload(t, &profile.Profile{}, "env")
+	if r.status != wlOK || strings.Contains(r.stdout, "GODEBUG") {
+		t.Fatalf("status %d, environment:\n%s", r.status, r.stdout)
 	}
 }
