@@ -645,6 +645,7 @@ func TestRunEnvironment(t *testing.T) {
 
 // Without a GODEBUG of its own, the workload has none.
 func TestRunEnvironmentNoGodebug(t *testing.T) {
+	t.Setenv("GODEBUG", "") // restored after the test
 	os.Unsetenv("GODEBUG")
 	r := runWorkload(t, &profile.Profile{}, "env")
 	if r.status != wlOK || strings.Contains(r.stdout, "GODEBUG") {
