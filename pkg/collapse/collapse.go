@@ -156,6 +156,7 @@ type Collapser struct {
 	t        *tree
 	needy    []*node // nodes with events, in first-seen order
 	last     *node   // the node of the previous event: traces repeat paths
+	done     bool    // Result was called
 	runs     []*run
 	cur      *run
 
@@ -242,6 +243,9 @@ func (c *Collapser) prefix(p string) (*node, error) {
 // order; the error says what is wrong with this record (the caller adds the
 // input name and line).
 func (c *Collapser) Add(rec event.Record) error {
+	if c.done {
+		return errors.New("collapse: Add after Result")
+	}
 	if s, ok := rec.(*event.Start); ok {
 		c.cur = &run{start: s}
 		c.runs = append(c.runs, c.cur)

@@ -129,9 +129,11 @@ func (b *builder) filesystem() {
 				}
 			}
 		}
-		// A parent that is not a directory made the op fail (ENOTDIR).
-		if a := t.nearestExisting(n.parent); o.any(parentOps) && a.isDir {
-			o.parentT = s.place(n, a, tWrite, rCollapse)
+		if o.any(parentOps) {
+			// A parent that is not a directory made the op fail (ENOTDIR).
+			if a := t.nearestExisting(n.parent); a.isDir {
+				o.parentT = s.place(n, a, tWrite, rCollapse)
+			}
 		}
 	}
 

@@ -34,12 +34,16 @@ func (r *Result) Records() []event.Record {
 	return out
 }
 
-// Result computes the grant stream. It returns an error only when there was
-// no run at all.
+// Result computes the grant stream, once: it consumes the aggregates. It
+// returns an error only when there was no run at all.
 func (c *Collapser) Result() (*Result, error) {
 	if len(c.runs) == 0 {
 		return nil, fmt.Errorf("no start record: empty input")
 	}
+	if c.done {
+		return nil, fmt.Errorf("collapse: Result called twice")
+	}
+	c.done = true
 	res := &Result{Meta: c.meta()}
 	b := &builder{c: c, res: res}
 	b.program()
@@ -224,7 +228,7 @@ func (b *builder) limits() {
 	b.grant("limits", "processes", ceilMul(int64(pk.Processes), h, 4),
 		fmt.Sprintf("peak %d concurrent processes x headroom %s (at least 4)", pk.Processes, hs), n, nil)
 	b.grant("limits", "open_files", ceilMul(int64(pk.FDMax), h, 64),
-		fmt.Sprintf("highest fd %d + 1 in one process x headroom %s (at least 64)", pk.FDMax-1, hs), n, nil)
+		fmt.Sprintf("fd_max %d (highest fd number + 1 in one process) x headroom %s (at least 64)", pk.FDMax, hs), n, nil)
 }
 
 // ceilMul is ceil(v*h), at least floor.
