@@ -115,6 +115,24 @@ func (o *Observer) NetVerdict(n *event.Net) syscall.Errno {
 	return syscall.ECONNREFUSED
 }
 
+// Decide is the answer for one notification, given the records read from
+// it, for a supervisor that can fail a syscall with an errno instead of
+// letting it run: sandlock's ECONNREFUSED for a connect or send to a
+// destination no rule allows (NetVerdict), 0 (run it) otherwise. The
+// helper's own start-up is never refused. Emit still judges and reports.
+func (o *Observer) Decide(recs []event.Record) syscall.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, r := range recs {
+		if n, ok := r.(*event.Net); ok && o.ready(n.PID) {
+			if e := o.NetVerdict(n); e != 0 {
+				return e
+			}
+		}
+	}
+	return 0
+}
+
 // Flush implements seccomp.Sink: Emit judges each record as it comes (the
 // supervisor calls it after answering, so this costs the workload nothing).
 func (o *Observer) Flush() {}

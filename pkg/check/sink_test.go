@@ -101,3 +101,20 @@ func TestUsageReadOnlyWrite(t *testing.T) {
 		t.Fatalf("usage %+v after a create, want not read-only", u)
 	}
 }
+
+func TestDecide(t *testing.T) {
+	o, _ := observer(t, "tcp://127.0.0.1:80")
+	bad := &event.Net{PID: 10, Op: "connect", Proto: "tcp", Addr: "127.0.0.2", Port: 80}
+	if e := o.Decide([]event.Record{bad}); e != 0 {
+		t.Fatalf("the helper's start-up refused: %v", e)
+	}
+	o.Emit(&event.FS{PID: 10, Op: event.OpRead, Path: "/.armed"})
+	fsRec := &event.FS{PID: 10, Op: event.OpRead, Path: "/x", Existed: true}
+	if e := o.Decide([]event.Record{fsRec, bad}); e != syscall.ECONNREFUSED {
+		t.Fatalf("got %v, want ECONNREFUSED", e)
+	}
+	good := &event.Net{PID: 12, Op: "connect", Proto: "tcp", Addr: "127.0.0.1", Port: 80}
+	if e := o.Decide([]event.Record{good, fsRec}); e != 0 {
+		t.Fatalf("allowed connect refused: %v", e)
+	}
+}
