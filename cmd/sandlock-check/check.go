@@ -110,8 +110,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	code := exitBad
 	var f *failure
-	if errors.As(err, &f) {
+	switch {
+	case errors.As(err, &f):
 		code = f.code
+	case strings.HasPrefix(err.Error(), "Required flag"):
+		// urfave/cli reports a missing -p as a plain error.
+		code = exitUsage
 	}
 	msg := err.Error()
 	if code == exitUsage {
