@@ -15,6 +15,11 @@ import (
 // command itself (on $PATH for testscript and for the Go tests).
 func TestMain(m *testing.M) {
 	seccomp.MaybeRunHelper()
+	// Under -race every process of the test binary (tracer, helpers,
+	// workloads) would sleep a second at exit.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	testscript.Main(m, map[string]func(){
 		"sandlock-trace": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 		"testop": func() {

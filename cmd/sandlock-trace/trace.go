@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -503,8 +504,9 @@ type sink struct {
 	batch  []event.Record
 	closed bool
 
-	errMu sync.Mutex
-	err   error
+	errMu   sync.Mutex
+	err     error
+	written atomic.Int64 // for the status line
 }
 
 const batchSize = 256
@@ -561,7 +563,9 @@ func (s *sink) loop() {
 				fmt.Fprintf(s.stderr, "sandlock-trace: warning: %s\n", w.Msg)
 			}
 			if err == nil {
-				err = s.w.Write(r)
+				if err = s.w.Write(r); err == nil {
+					s.written.Add(1)
+				}
 			}
 		}
 		if err == nil && len(s.ch) == 0 {
@@ -590,11 +594,7 @@ func (s *sink) loop() {
 	}
 }
 
-func (s *sink) count() int64 {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	return s.w.Count()
-}
+func (s *sink) count() int64 { return s.written.Load() }
 
 // finish writes the exit record after everything else, with the count of
 // records written before it.
