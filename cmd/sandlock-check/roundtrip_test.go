@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -32,15 +34,9 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := os.Stat(learn); err != nil {
 		t.Skipf("no %s: %v", learn, err)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the pipeline's stages")
-	}
-	bin := t.TempDir()
-	build := exec.Command(goTool, "build", "-o", bin+"/", "./cmd/sandlock-trace", "./cmd/sandlock-collapse", "./cmd/sandlock-emit", "./cmd/sandlock-merge")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stages: %v\n%s", err, out)
+	bin := os.Getenv("ROUNDTRIP_BIN") // set by TestRoundTripUnprivileged
+	if bin == "" {
+		bin = buildStages(t, root, t.TempDir())
 	}
 
 	// Peers outside the sandbox, on loopback only.
@@ -95,4 +91,82 @@ func listenTCP(t *testing.T, network, addr string) int {
 		}
 	}()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// buildStages builds the pipeline's stages into dir for sandlock-learn.
+func buildStages(t *testing.T, root, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the pipeline's stages")
+	}
+	build := exec.Command(goTool, "build", "-o", dir+"/", "./cmd/sandlock-trace", "./cmd/sandlock-collapse", "./cmd/sandlock-emit", "./cmd/sandlock-merge")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the stages: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// TestRoundTripUnprivileged re-runs TestRoundTrip as uid 65534: learning
+// and checking need no privilege.
+func TestRoundTripUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("not root: TestRoundTrip already ran unprivileged")
+	}
+	if _, err := check.KernelABI(); err != nil && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "scripts", "sandlock-learn")); err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	buildStages(t, root, bin)
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testBin := filepath.Join(dir, "test.bin")
+	if err := copyFile(testBin, self); err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testBin, "-test.run=^TestRoundTrip$", "-test.count=1", "-test.v")
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(), "ROUNDTRIP_BIN="+bin, "SANDLOCK_TEST_UID=65534", "HOME="+tmp, "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
+		Pdeathsig:  syscall.SIGKILL,
+		Setpgid:    true,
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TestRoundTrip as uid 65534: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestRoundTrip/") {
+		t.Fatalf("TestRoundTrip as uid 65534 ran no script:\n%s", out)
+	}
 }
