@@ -219,6 +219,32 @@ func doOp(op string, a []string) error {
 			return unix.Bind(fd, &sa)
 		}
 		return unix.Connect(fd, &sa)
+	case "badptr": // open(2) with a pointer to nowhere: EFAULT in the workload
+		return raw(unix.SYS_OPEN, 8, 0)
+	case "chroot": // DIR FILE: chroot, then open FILE inside
+		if err := unix.Chroot(arg(0)); err != nil {
+			return err
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
+		return raw(unix.SYS_OPEN, bytePtr(arg(1)), 0)
+	case "procfd": // FILE: open it, then again through /proc/self/fd/N and /dev/fd/N
+		fd, err := unix.Open(arg(0), unix.O_RDONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := raw(unix.SYS_OPEN, bytePtr("/proc/self/fd/"+strconv.Itoa(fd)), 0); err != nil {
+			return err
+		}
+		return raw(unix.SYS_OPEN, bytePtr("/dev/fd/"+strconv.Itoa(fd)), 0)
+	case "sendmany": // N ADDR: one sendmmsg of N messages to ADDR
+		n, _ := strconv.Atoi(arg(0))
+		addrs := make([]string, n)
+		for i := range addrs {
+			addrs[i] = arg(1)
+		}
+		return doOp("sendmmsg", addrs)
 	case "io_uring":
 		var params [120]byte
 		r, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 4, uintptr(unsafe.Pointer(&params[0])), 0)
@@ -276,5 +302,12 @@ func doOp(op string, a []string) error {
 		time.Sleep(d)
 		return nil
 	}
+	if f := extraOps[op]; f != nil {
+		return f(a)
+	}
 	return fmt.Errorf("unknown op %q", op)
 }
+
+// extraOps lets other test files of this package add workloads (e.g. the
+// resource-limit workloads of peak_test.go) from an init function.
+var extraOps = map[string]func(args []string) error{}

@@ -954,3 +954,106 @@ func TestUnprivileged(t *testing.T) {
 		t.Errorf("events: %+v", got)
 	}
 }
+
+// TestBadPointer: an unreadable argument gives a warning record, the
+// workload sees its own EFAULT, and the trace goes on.
+func TestBadPointer(t *testing.T) {
+	res := runTrace(t, "--", "testop", "badptr")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 1 || !strings.Contains(res.stderr, "bad address") {
+		t.Errorf("workload should fail with EFAULT: %+v %q", ex, res.stderr)
+	}
+	found := false
+	for _, r := range res.events {
+		if w, ok := r.(*event.Warning); ok && strings.Contains(w.Msg, "cannot read the arguments of open") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning record")
+	}
+}
+
+func TestProcSelfFD(t *testing.T) {
+	d := tempDir(t)
+	touch(t, d+"/f")
+	res := runTrace(t, "--", "testop", "procfd", d+"/f")
+	checkStream(t, res)
+	got := fsEvents(res, under(d))
+	if len(got) != 3 {
+		t.Fatalf("want 3 opens of %s/f: %+v", d, got)
+	}
+	for _, f := range got {
+		if f.Path != d+"/f" || !f.Existed || f.Op != "read" {
+			t.Errorf("event %+v", f)
+		}
+	}
+}
+
+func TestLongPath(t *testing.T) {
+	d := tempDir(t)
+	p := d
+	for len(p) < 3900 {
+		p += "/" + strings.Repeat("d", 200)
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, p+"/f")
+	res := runTrace(t, "--", "testop", "open", p+"/f", "0")
+	checkStream(t, res)
+	if got := fsEvents(res, under(d)); len(got) != 1 || got[0].Path != p+"/f" || !got[0].Existed {
+		t.Errorf("events: %d", len(got))
+	}
+}
+
+func TestSendmmsg1024(t *testing.T) {
+	a := loopback(t, "udp", "127.0.0.1:0")
+	res := runTrace(t, "--", "testop", "sendmany", "1024", a)
+	checkStream(t, res)
+	if got := netEvents(res); len(got) != 1024 {
+		t.Errorf("%d net events, want 1024", len(got))
+	}
+}
+
+// TestChroot: after chroot, paths resolve in the new root and are
+// reported as the tracee sees them.
+func TestChroot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	d := tempDir(t)
+	os.MkdirAll(d+"/etc", 0o755)
+	touch(t, d+"/etc/inside")
+	os.Symlink("/etc/inside", d+"/abs")
+	res := runTrace(t, "--", "testop", "chroot", d, "/abs")
+	checkStream(t, res)
+	got := fsEvents(res, func(f *event.FS) bool { return f.Syscall == "open" })
+	if len(got) != 1 || got[0].Path != "/etc/inside" || !got[0].Existed {
+		t.Errorf("events: %+v", got)
+	}
+}
+
+// TestLinger: a process left behind by the main one is stopped after
+// --linger, with a warning, and the trace ends.
+func TestLinger(t *testing.T) {
+	d := tempDir(t)
+	res := runTrace(t, "--linger", "0.2", "--", "sh", "-c", "sleep 60 & echo $! > "+d+"/pid")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 0 || ex.TimedOut {
+		t.Errorf("exit %+v", ex)
+	}
+	found := false
+	for _, r := range res.events {
+		if w, ok := r.(*event.Warning); ok && strings.Contains(w.Msg, "still running") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no warning about the process left behind")
+	}
+	b, _ := os.ReadFile(d + "/pid")
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || alive(pid) {
+		t.Errorf("left-behind process %d still alive", pid)
+	}
+}

@@ -84,10 +84,15 @@ func (m *mem) read(tid int, addr uint64, buf []byte) error {
 		if err == unix.EFAULT {
 			return errFault
 		}
-		if err != unix.EPERM && err != unix.ENOSYS {
+		switch err {
+		case unix.ENOSYS:
+			m.noVM = true // not in this kernel: /proc/PID/mem from now on
+		case unix.EPERM, unix.EACCES:
+			// This process only (e.g. it made itself non-dumpable);
+			// /proc/PID/mem may still be allowed.
+		default:
 			return err
 		}
-		m.noVM = true
 	}
 	f, err := os.Open("/proc/" + strconv.Itoa(tid) + "/mem")
 	if err != nil {
