@@ -695,6 +695,7 @@ func TestExitStatus(t *testing.T) {
 	requireUnotify(t)
 	d := tempDir(t)
 	os.WriteFile(d+"/noexec", []byte("#!/bin/sh\n"), 0o644)
+	os.WriteFile(d+"/garbage", []byte("\x00\x01not a program"), 0o755)
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -708,6 +709,7 @@ func TestExitStatus(t *testing.T) {
 		{"not found path", []string{d + "/missing"}, 127, ""},
 		{"not executable", []string{d + "/noexec"}, 126, ""},
 		{"directory", []string{d}, 126, ""},
+		{"bad format", []string{d + "/garbage"}, 126, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := runTrace(t, append([]string{"--"}, tt.args...)...)
@@ -1055,5 +1057,30 @@ func TestLinger(t *testing.T) {
 	b, _ := os.ReadFile(d + "/pid")
 	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || alive(pid) {
 		t.Errorf("left-behind process %d still alive", pid)
+	}
+}
+
+// TestStatusLine: a live status on a terminal's stderr, none with NO_COLOR
+// (and none when stderr is not a terminal: every other test).
+func TestStatusLine(t *testing.T) {
+	requireUnotify(t)
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("no script(1) to give the trace a terminal")
+	}
+	run := func(env ...string) string {
+		cmd := command(script, "-qec", lookBin(t, "sandlock-trace")+" -o /dev/null -- sleep 0.6", "/dev/null")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("script: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := run("TERM=xterm", "NO_COLOR="); !strings.Contains(out, "events,") || !strings.Contains(out, "processes") {
+		t.Errorf("no status line on a terminal: %q", out)
+	}
+	if out := run("TERM=xterm", "NO_COLOR=1"); strings.Contains(out, "events,") {
+		t.Errorf("status line despite NO_COLOR: %q", out)
 	}
 }

@@ -5,15 +5,63 @@
 // is answered with CONTINUE, so the workload runs exactly as it would alone.
 //
 // The package observes; it decides no policy (that is pkg/collapse). It is
-// Linux only: on other systems Start reports ErrUnsupported.
+// Linux on x86-64 only: elsewhere Start reports ErrUnsupported.
 //
-// Process shape (no user code may run between fork and exec in Go, so the
-// filter is installed by a re-executed copy of the binary):
+// # Process shape
 //
-//	tracer ──> reaper helper (subreaper, kills the tree if the tracer dies)
-//	               └──> workload helper: no_new_privs, filter, hands the
-//	                    listener to the tracer, waits, execs the workload
+// Go runs no user code between fork and exec, so the filter is installed by
+// a re-executed copy of the binary:
+//
+//	tracer ──> reaper helper (subreaper; kills the tree if the tracer dies)
+//	               └──> workload helper: PR_SET_PDEATHSIG, no_new_privs,
+//	                    filter, listener to the tracer (SCM_RIGHTS), waits
+//	                    for the go-ahead, execs the workload
 //
 // A binary that uses this package must call MaybeRunHelper first thing in
 // main (and in TestMain), so its re-executed copies become the helpers.
+//
+// The reaper is the subreaper of the whole workload tree, so orphans and
+// daemons stay its descendants; when the tracer's control socket hangs up
+// (the tracer exited or was SIGKILLed) it SIGKILLs every descendant: a
+// workload never runs on unobserved. It catches SIGINT/SIGTERM/SIGHUP (a
+// terminal's Ctrl-C must reach the workload, not kill the reaper).
+//
+// # Decisions
+//
+//   - Notified: the path and socket calls of the profile, anonymous or
+//     executable mmap (the filter tests the flags), munmap, brk, mremap,
+//     clone without CLONE_THREAD (tested in the filter), clone3, fork,
+//     vfork, chroot and io_uring_setup; with Options.Extra also the
+//     syscalls sandlock always blocks, so they can be counted.
+//   - O_PATH opens are not recorded: they read, write and list nothing, and
+//     Landlock asks no right for them. The filter lets open/openat with
+//     O_PATH through; openat2 is checked here.
+//   - sendto with a NULL address (send on a connected socket) is not
+//     notified: the connect was recorded already. sendmsg/sendmmsg are
+//     notified and every message that names a destination is recorded.
+//   - The protocol of a socket comes from the socket itself: pidfd_getfd
+//     and getsockopt(SO_PROTOCOL) on the duplicate.
+//   - Named AF_UNIX bind/connect (and sendto/sendmsg to a named socket) are
+//     fs events (bind_unix, connect_unix); abstract and unnamed addresses
+//     are ignored.
+//   - exec: the attempted file is an fs "exec" event at once (existed tells
+//     whether it was there); the exec record waits for the new image, seen
+//     by a changed fingerprint (executable inode, code and stack start) at
+//     the process's next notification or a 10 ms check. A failed attempt
+//     (execvp walking $PATH) records nothing more, and never the helper's
+//     own image. The interpreter and the executable file mappings of the new
+//     image come from /proc/PID/maps; later ones (dlopen) from executable
+//     mmap notifications. Limit: an image that makes no notified call and
+//     ends within 10 ms is reported by a warning instead.
+//   - Signals: the helpers run with GODEBUG=asyncpreemptoff=1, so Go sends
+//     no SIGURG that could interrupt the notified execve over and over; the
+//     workload gets its own GODEBUG and an unchanged signal mask.
+//   - Paths are canonical in the tracee's root (re-read after it calls
+//     chroot), against its cwd or dirfd; /proc/self and /proc/thread-self
+//     mean the tracee. For remove, rmdir, rename, link targets, symlink,
+//     mkdir and mknod only the parent is canonical. Directories are cached;
+//     a rename, rmdir or unlink of a symlink drops the cache and suspends it
+//     until that call is over.
+//   - Thread ids map to processes through /proc/TID/status, cached with a
+//     pidfd per thread watched by epoll, so a reused id is never misread.
 package seccomp
