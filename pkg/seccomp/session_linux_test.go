@@ -1,0 +1,123 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"golang.org/x/sys/unix"
+)
+
+// envOpens makes the test binary a workload that opens /dev/null N times.
+const envOpens = "SECCOMP_TEST_OPENS"
+
+func TestMain(m *testing.M) {
+	MaybeRunHelper()
+	if s := os.Getenv(envOpens); s != "" {
+		n, _ := strconv.Atoi(s)
+		for i := 0; i < n; i++ {
+			fd, err := unix.Open("/dev/null", unix.O_RDONLY, 0)
+			if err != nil {
+				os.Exit(1)
+			}
+			unix.Close(fd)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type memSink struct {
+	mu   sync.Mutex
+	recs []event.Record
+}
+
+func (s *memSink) Emit(r event.Record) { s.mu.Lock(); s.recs = append(s.recs, r); s.mu.Unlock() }
+func (s *memSink) Flush()              {}
+
+func requireUnotify(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("seccomp user notification unavailable (CI=true makes this a failure): %v", err)
+	}
+	t.Skipf("seccomp user notification unavailable: %v", err)
+}
+
+// traceOpens runs the test binary as a workload opening /dev/null n times.
+func traceOpens(t testing.TB, n int) (*memSink, syscall.WaitStatus) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	s, err := Start(Options{
+		Path: self, Argv: []string{"opens"}, Env: append(os.Environ(), envOpens+"="+strconv.Itoa(n)),
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink,
+	})
+	requireUnotify(t, err)
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ws := <-s.Exited()
+	if err := <-s.ExecResult(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	return sink, ws
+}
+
+// TestSession drives the API directly: every open is reported once, with
+// the exec record of the workload.
+func TestSession(t *testing.T) {
+	sink, ws := traceOpens(t, 100)
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("workload status %v", ws)
+	}
+	opens, execs := 0, 0
+	for _, r := range sink.recs {
+		switch r := r.(type) {
+		case *event.FS:
+			if r.Path == "/dev/null" && r.Op == "read" && r.Existed {
+				opens++
+			}
+		case *event.Exec:
+			execs++
+		}
+	}
+	if opens != 100 || execs != 1 {
+		t.Errorf("%d opens of /dev/null and %d exec records, want 100 and 1", opens, execs)
+	}
+}
+
+// BenchmarkRoundTrip is the cost of one notified open, read, resolved,
+// answered and recorded (the workload's own open included).
+func BenchmarkRoundTrip(b *testing.B) {
+	traceOpens(b, b.N)
+}
+
+// BenchmarkResolveCached is a path in a known directory: one lstat.
+func BenchmarkResolveCached(b *testing.B) {
+	r := newResolver()
+	r.resolve("", "/usr/lib/os-release", true, 1, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.resolve("", "/usr/lib/os-release", true, 1, 1)
+	}
+}
+
+// BenchmarkResolveCold walks every component.
+func BenchmarkResolveCold(b *testing.B) {
+	r := newResolver()
+	for i := 0; i < b.N; i++ {
+		r.drop()
+		r.resolve("", "/usr/lib/os-release", true, 1, 1)
+	}
+}
