@@ -481,6 +481,11 @@ func (a *acctProxy) Exec(tgid int) {
 		a.t.Exec(tgid)
 	}
 }
+func (a *acctProxy) FD(tgid, fd int) {
+	if a.t != nil {
+		a.t.FD(tgid, fd)
+	}
+}
 func (a *acctProxy) Seen(tgid int) {
 	if a.t != nil {
 		a.t.Seen(tgid)

@@ -35,6 +35,12 @@ type Accounting interface {
 	Seen(tgid int)
 }
 
+// FDAccounting is optionally implemented by an Accounting: it learns file
+// descriptor numbers seen in arguments (sockets, dirfds, mapped files).
+type FDAccounting interface {
+	FD(tgid, fd int)
+}
+
 // Options describe the workload and what to observe.
 type Options struct {
 	Path   string   // resolved executable (exec.LookPath already done)

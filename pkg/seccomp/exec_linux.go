@@ -42,16 +42,23 @@ func (sup *supervisor) settle(p *proc, tid int) {
 	pe := p.pending
 	fp, ok := readFingerprint(p)
 	if !ok {
-		if tid < 0 {
-			// Gone before we could look: a short-lived static binary
-			// that made no notified call. Say so rather than guess.
-			p.pending = nil
-			delete(sup.pending, p.tgid)
-			sup.emitNow(&event.Warning{Msg: "exec of " + pe.path + " not confirmed: the process ended before it could be inspected", PID: p.tgid, Path: pe.path})
+		if tid >= 0 {
+			return
 		}
+		// The image ended before we could look (a short-lived binary
+		// that made no notified call). A zombie still shows its name,
+		// which exec changed.
+		p.pending = nil
+		delete(sup.pending, p.tgid)
+		if comm, ok := readComm(p.dir + "stat"); ok && comm != pe.fp.comm {
+			sup.acct.Exec(p.tgid)
+			sup.emitNow(&event.Exec{PID: p.tgid, Path: pe.path, Argv: []string{}})
+			return
+		}
+		sup.emitNow(&event.Warning{Msg: "exec of " + pe.path + " not confirmed: the process ended before it could be inspected", PID: p.tgid, Path: pe.path})
 		return
 	}
-	if fp == pe.fp {
+	if fp.sameImage(pe.fp) {
 		if tid == pe.tid {
 			p.pending = nil
 			delete(sup.pending, p.tgid)
@@ -150,7 +157,21 @@ func readFingerprint(p *proc) (fingerprint, bool) {
 	if len(f) < 26 || f[0] == "Z" || f[0] == "X" {
 		return fingerprint{}, false
 	}
-	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25]}, true
+	comm, _ := readComm(p.dir + "stat")
+	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25], comm: comm}, true
+}
+
+// readComm is the command name in /proc/PID/stat (readable for zombies).
+func readComm(path string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return "", false
+	}
+	return string(b[i+1 : j]), true
 }
 
 func readCmdline(path string) []string {
@@ -197,4 +218,10 @@ func execMappings(path, root string) []string {
 		}
 	}
 	return out
+}
+
+// sameImage compares what only exec changes (not the name: a process may
+// rename itself).
+func (f fingerprint) sameImage(g fingerprint) bool {
+	return f.dev == g.dev && f.ino == g.ino && f.startCode == g.startCode && f.startStack == g.startStack
 }

@@ -56,6 +56,7 @@ type pendingExec struct {
 type fingerprint struct {
 	dev, ino              uint64
 	startCode, startStack string
+	comm                  string // not compared: the fallback once the image is gone
 }
 
 type supervisor struct {
@@ -64,6 +65,7 @@ type supervisor struct {
 	epfd  int
 	sink  Sink
 	acct  Accounting
+	fda   FDAccounting // nil when acct does not count fds
 	mem   mem
 	res   *resolver
 	tids  map[int]*thread
@@ -109,6 +111,7 @@ func newSupervisor(s *Session, names []string) *supervisor {
 	if sup.acct == nil {
 		sup.acct = nopAcct{}
 	}
+	sup.fda, _ = sup.acct.(FDAccounting)
 	for _, n := range names {
 		sup.nrName[sysNums[n]] = n
 	}
@@ -396,14 +399,19 @@ func (sup *supervisor) handle(n *notif) {
 	case unix.SYS_TRUNCATE:
 		sup.pathOp(t, "truncate", event.OpTruncate, atFDCWD, a[0], true, 0)
 	case unix.SYS_CONNECT:
+		sup.noteFD(t, int(int32(a[0])))
 		sup.sock(t, "connect", "connect", int(int32(a[0])), a[1], a[2], -1)
 	case unix.SYS_BIND:
+		sup.noteFD(t, int(int32(a[0])))
 		sup.sock(t, "bind", "bind", int(int32(a[0])), a[1], a[2], -1)
 	case unix.SYS_SENDTO:
+		sup.noteFD(t, int(int32(a[0])))
 		sup.sock(t, "sendto", "send", int(int32(a[0])), a[4], a[5], -1)
 	case unix.SYS_SENDMSG:
+		sup.noteFD(t, int(int32(a[0])))
 		sup.sendmsg(t, int(int32(a[0])), a[1])
 	case unix.SYS_SENDMMSG:
+		sup.noteFD(t, int(int32(a[0])))
 		sup.sendmmsg(t, int(int32(a[0])), a[1], a[2])
 	case unix.SYS_MMAP:
 		if a[3]&unix.MAP_ANONYMOUS != 0 {
@@ -527,7 +535,14 @@ func (sup *supervisor) procLink(t *thread, name string) (string, bool) {
 	return s, true
 }
 
+func (sup *supervisor) noteFD(t *thread, fd int) {
+	if sup.fda != nil && fd >= 0 {
+		sup.fda.FD(t.p.tgid, fd)
+	}
+}
+
 func (sup *supervisor) fdPath(t *thread, fd int32) (string, bool) {
+	sup.noteFD(t, int(fd))
 	return sup.procLink(t, "fd/"+strconv.Itoa(int(fd)))
 }
 
