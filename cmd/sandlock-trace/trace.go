@@ -426,11 +426,13 @@ func lookMessage(err error, code int) string {
 // fromTerminal says whether a terminal's interrupt already reached the
 // workload: we are in the terminal's foreground process group.
 func fromTerminal() bool {
-	pg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		return false // no controlling terminal
 	}
-	return pg == syscall.Getpgrp()
+	defer unix.Close(fd)
+	pg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pg == syscall.Getpgrp()
 }
 
 func uname(release bool) string {
