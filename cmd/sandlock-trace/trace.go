@@ -199,7 +199,9 @@ func (t *tracer) run() int {
 	}
 	sess, err := seccomp.Start(opts)
 	if err != nil {
-		if errors.Is(err, seccomp.ErrUnsupported) {
+		if errors.Is(err, seccomp.ErrNested) {
+			t.errorf("cannot trace: %v", err)
+		} else if errors.Is(err, seccomp.ErrUnsupported) {
 			t.errorf("cannot trace: this kernel does not offer seccomp user notification (Linux 5.0+, 5.8+ recommended): %v", err)
 		} else {
 			t.errorf("cannot start the workload: %v", err)

@@ -59,6 +59,11 @@ type Options struct {
 // ErrUnsupported means the kernel offers no seccomp user notification.
 var ErrUnsupported = errors.New("seccomp user notification is not available")
 
+// ErrNested means the workload would run under another seccomp
+// user-notification supervisor already (a trace inside a trace, or inside
+// sandlock): the kernel allows one listener per filter chain.
+var ErrNested = errors.New("this process is already under a seccomp user-notification supervisor (a trace cannot run inside another trace or inside sandlock)")
+
 // ExecError is a workload that could not be executed; Code is 126 or 127.
 type ExecError struct {
 	Path string

@@ -117,6 +117,9 @@ func Start(o Options) (*Session, error) {
 	}
 	if lfd < 0 {
 		if strings.HasPrefix(msg, "F") {
+			if strings.HasSuffix(msg, unix.EBUSY.Error()) {
+				return fail(ErrNested)
+			}
 			if strings.Contains(msg, "NEW_LISTENER") {
 				return fail(fmt.Errorf("%w: %s", ErrUnsupported, msg[1:]))
 			}
