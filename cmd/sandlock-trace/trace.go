@@ -170,7 +170,12 @@ func (t *tracer) run() int {
 	t.sink = newSink(out, t.stderr, t.status)
 	defer t.sink.close()
 
-	cwd, _ := os.Getwd()
+	cwd, err := os.Getwd()
+	if err != nil || cwd == "" || cwd[0] != '/' {
+		// A removed working directory: the record needs an absolute path.
+		cwd = "/"
+		t.errorf("warning: cannot tell the working directory: %v", err)
+	}
 	start := &event.Start{
 		Schema: event.Schema, Argv: t.argv, Cwd: cwd, Kernel: uname(true), Arch: uname(false),
 		Time: time.Now().UTC().Format(time.RFC3339), UID: os.Getuid(), GID: os.Getgid(), Tool: tool,
