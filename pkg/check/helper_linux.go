@@ -127,19 +127,23 @@ func helperMain() int {
 	if err := restrictSelf(plan.Ruleset); err != nil {
 		return fail(exitToolFailure, "%v", err)
 	}
-	filter, err := blockFilter(plan.Blocked, plan.BlockDgram)
-	if err != nil {
-		return fail(exitToolFailure, "%v", err)
-	}
-	if err := installFilter(filter); err != nil {
-		return fail(exitToolFailure, "%v", err)
+	if auditArch != 0 {
+		// Without a syscall table (other architectures) the blocklist is
+		// reported as not enforced instead (Policy.Unenforced).
+		filter, err := blockFilter(plan.Blocked, plan.BlockDgram)
+		if err != nil {
+			return fail(exitToolFailure, "%v", err)
+		}
+		if err := installFilter(filter); err != nil {
+			return fail(exitToolFailure, "%v", err)
+		}
 	}
 	if plan.Marker != "" {
 		if fd, err := unix.Open(plan.Marker, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
 			unix.Close(fd)
 		}
 	}
-	err = syscall.Exec(plan.Path, plan.Argv, os.Environ())
+	err := syscall.Exec(plan.Path, plan.Argv, os.Environ())
 	// Still here: tell the parent why, so it can explain a Landlock refusal.
 	errno, _ := err.(syscall.Errno)
 	if status != nil {

@@ -95,6 +95,10 @@ func NewPolicy(p *profile.Profile, abi int, res Resolver) (*Policy, error) {
 		pol.OpenFiles = uint64(p.Limits.OpenFiles)
 	}
 	pol.Blocked, pol.Unenforced = blocklist(p)
+	if len(syscallNumbers) == 0 {
+		pol.Unenforced = append(pol.Unenforced,
+			"sandlock's syscall blocklist and its refusal of UDP and raw sockets (no syscall table for this architecture)")
+	}
 	if !AddressEnforced && pol.Net.hasAddressRules() {
 		pol.Unenforced = append(pol.Unenforced,
 			"the addresses of network.allow rules (Landlock enforces the ports, refusing others with EACCES where sandlock answers ECONNREFUSED; a connect or send to another address is reported, not refused)")

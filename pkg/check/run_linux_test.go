@@ -420,14 +420,6 @@ func TestRunUnprivileged(t *testing.T) {
 	}
 }
 
-func denialLines(ds []*event.Denial) []string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, FormatDenial(d))
-	}
-	return out
-}
-
 // wantOneDenial checks that the run reported exactly one denial, with this
 // op and this object, in the one-line form users read.
 func wantOneDenial(t *testing.T, r runResult, op, what string) {

@@ -118,3 +118,11 @@ func TestDecide(t *testing.T) {
 		t.Fatalf("allowed connect refused: %v", e)
 	}
 }
+
+func denialLines(ds []*event.Denial) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, FormatDenial(d))
+	}
+	return out
+}
