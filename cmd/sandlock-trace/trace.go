@@ -214,9 +214,7 @@ func (t *tracer) run() int {
 		return exitToolFailure
 	}
 	tracker := peak.New(sess.Pid())
-	if os.Getenv("XNOPEAK") == "" {
-		acct.t = tracker
-	}
+	acct.t = tracker
 	t.sink.Emit(start)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -240,7 +238,7 @@ func (t *tracer) run() int {
 	if t.timeout > 0 {
 		timeoutC = time.After(t.timeout)
 	}
-	stopTree := func(why string) {
+	stopTree := func() {
 		if stopping {
 			return
 		}
@@ -272,7 +270,7 @@ func (t *tracer) run() int {
 			}
 			signalled++
 			if signalled > 1 {
-				stopTree("second signal")
+				stopTree()
 				killTree()
 				continue
 			}
@@ -287,7 +285,7 @@ func (t *tracer) run() int {
 		case <-timeoutC:
 			timedOut = true
 			t.errorf("timeout after %s: stopping the workload", t.timeout)
-			stopTree("timeout")
+			stopTree()
 		case <-killC:
 			killTree()
 		case <-tick():
@@ -325,7 +323,7 @@ func (t *tracer) run() int {
 				t.errorf("%s", msg)
 				t.sink.Emit(&event.Warning{Msg: msg})
 			}
-			stopTree("linger")
+			stopTree()
 		case err := <-done:
 			loopDone = true
 			loopErr = err
@@ -344,7 +342,7 @@ func (t *tracer) run() int {
 			if !fatal {
 				fatal = true
 				t.errorf("cannot write events: %v; stopping the workload", err)
-				stopTree("output")
+				stopTree()
 				killTree()
 			}
 		}
