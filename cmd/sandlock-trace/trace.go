@@ -105,6 +105,9 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 			return nil
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return cli.Exit(err.Error()+" (see sandlock-trace --help)", exitUsage)
+		},
 	}
 	if err := app.Run(args); err != nil {
 		msg := err.Error()
