@@ -104,7 +104,6 @@ type proc struct {
 	charge  int64    // ledger charge in bytes
 	brk     uint64   // current break as the ledger knows it; 0 = unknown
 	brkMin  uint64   // start_brk of the image; 0 = unknown
-	threads int      // task count at the last scan; 0 = unknown
 	pending []time.Time
 }
 
@@ -126,6 +125,7 @@ type Tracker struct {
 	buf      []byte // small reads under mu
 	dbuf     []byte // getdents under mu
 	ints     []int
+	tids     []int
 	pollfds  []unix.PollFd
 
 	sampleMu sync.Mutex // serializes passes; guards the scratch below
@@ -254,10 +254,11 @@ func (t *Tracker) Fork(tgid int) {
 	t.reapLocked()
 	if len(p.pending) > 0 {
 		// The earlier forks of this parent: find their children now.
-		t.adoptChildrenLocked(p, t.childrenLocked(p.tgid))
+		kids, threads := t.childrenLocked(p.tgid)
+		t.adoptChildrenLocked(p, kids)
 		// A single-threaded parent is back in fork, so its earlier forks
 		// have returned; a child still missing is already gone.
-		single := p.threads == 1
+		single := threads == 1
 		t.expireLocked(p, func(at time.Time) bool { return single || now.Sub(at) >= ForkGrace })
 	}
 	p.pending = append(p.pending, now)
@@ -517,14 +518,16 @@ func (t *Tracker) notePeaksLocked() {
 	}
 }
 
-// childrenLocked lists the children of every task of pid.
-func (t *Tracker) childrenLocked(pid int) []int {
+// childrenLocked lists the children of every task of pid, and counts the
+// tasks.
+func (t *Tracker) childrenLocked(pid int) ([]int, int) {
 	t.ints = t.ints[:0]
-	var tids []int
+	tids := t.tids[:0]
 	if t.dbuf == nil {
 		t.dbuf = make([]byte, 8192)
 	}
 	scanDir(procPath(t.buf, pid, "/task"), t.dbuf, func(tid int) { tids = append(tids, tid) })
+	t.tids = tids
 	for _, tid := range tids {
 		b, err := readFile(procPath(t.buf, pid, "/task/"+strconv.Itoa(tid)+"/children"), t.buf)
 		if err == nil {
@@ -532,7 +535,7 @@ func (t *Tracker) childrenLocked(pid int) []int {
 		}
 		t.buf = b[:0]
 	}
-	return t.ints
+	return t.ints, len(tids)
 }
 
 // adoptChildrenLocked registers the children of p not yet known.

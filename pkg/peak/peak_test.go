@@ -426,7 +426,6 @@ func TestBurstOfChildrenCountedAtFork(t *testing.T) {
 func TestShortChildrenDoNotInflateTheCount(t *testing.T) {
 	c := startMemctl(t)
 	tr := newTracker(t, c.pid)
-	tr.Sample() // learns that the parent is single-threaded
 	for i := 0; i < 50; i++ {
 		tr.Fork(c.pid)
 		c.do("forkexit") // the child is gone (reaped) before any scan

@@ -90,7 +90,6 @@ func (t *Tracker) Sample() {
 			t.floorLocked(p, r.data)
 			rss += r.rss
 			threads += r.threads
-			p.threads = r.threads
 			if r.fdMax > t.peak.FDMax {
 				t.peak.FDMax = r.fdMax
 			}
