@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The workloads of the tests: each op performs exactly one operation (or one
