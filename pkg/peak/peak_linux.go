@@ -48,7 +48,8 @@
 //     from FD calls. A process that holds an fd for less than one sampling
 //     interval can escape the sampler.
 //   - RSSBytes (summed statm resident) and Threads (summed task count) are
-//     sampled peaks, for information only.
+//     sampled peaks, for information only: a run shorter than one interval
+//     may report RSSBytes 0, and Threads is never below Processes.
 //
 // The tracer's own pre-exec helper is not the workload: when the root
 // process runs the same executable as the tracer itself (the usual re-exec
@@ -301,6 +302,9 @@ func (t *Tracker) Peak() event.Peak {
 	defer t.mu.Unlock()
 	p := t.peak
 	p.Sample = false
+	// Every live process has at least one thread, so the thread peak is
+	// at least the process peak even when no sample caught the tree.
+	p.Threads = max(p.Threads, p.Processes)
 	return p
 }
 

@@ -523,8 +523,8 @@ func TestPreExecHelperIsNotCharged(t *testing.T) {
 			// MiB of statm data that is the tracer's, not the workload's.
 			tr.Mmap(c.pid, 1<<30)
 			tr.Sample()
-			if p := tr.Peak(); p.MemBytes != 0 || p.Threads != 0 || p.Processes != 1 {
-				t.Fatalf("pre-exec helper measured: %+v, want only processes=1", p)
+			if p := tr.Peak(); p.MemBytes != 0 || p.RSSBytes != 0 || p.Threads != 1 || p.Processes != 1 {
+				t.Fatalf("pre-exec helper measured: %+v, want only processes=1 (threads=1 as its floor)", p)
 			}
 			c.do("%s", path)
 			c.do("brk") // the workload image answers
