@@ -11,7 +11,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -78,6 +80,7 @@ func runReaper() {
 	main := p.Pid
 	ctl.Write([]byte("P" + strconv.Itoa(main)))
 
+	var childless atomic.Bool // every child reaped, the main one included
 	go func() {
 		buf := make([]byte, 64)
 		for {
@@ -87,7 +90,11 @@ func runReaper() {
 			}
 		}
 		// The tracer is gone or done: nothing may run on unobserved.
-		KillTree(os.Getpid(), syscall.SIGKILL)
+		if !childless.Load() {
+			for i := 0; i < 50 && KillTree(os.Getpid(), syscall.SIGKILL) > 0; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		os.Exit(0)
 	}()
 	for {
@@ -98,6 +105,7 @@ func runReaper() {
 		}
 		if err != nil {
 			// No child left; wait for the tracer to hang up.
+			childless.Store(true)
 			select {}
 		}
 		if pid == main {

@@ -202,8 +202,8 @@ func (s *Session) Signal(sig syscall.Signal) error { return syscall.Kill(s.main,
 // KillTree sends sig to every process of the workload.
 func (s *Session) KillTree(sig syscall.Signal) int { return KillTree(s.reaper, sig) }
 
-// Close releases the helper (it kills whatever is left of the tree) and
-// waits for it.
+// Close releases the helper, which kills whatever is left of the tree and
+// exits; Close does not wait for that.
 func (s *Session) Close() error {
 	s.ctl.Close()
 	s.work.Close()
@@ -212,16 +212,19 @@ func (s *Session) Close() error {
 		s.listener = -1
 	}
 	s.sup.close()
-	// The reaper exits on the hang-up; never let a stuck helper hang us.
-	waited := make(chan error, 1)
-	go func() { waited <- s.helper.Wait() }()
-	select {
-	case err := <-waited:
-		return err
-	case <-time.After(5 * time.Second):
-		s.helper.Process.Kill()
-		return <-waited
-	}
+	// The reaper exits on the hang-up (killing whatever is left of the
+	// tree first). It is reaped in the background: the caller is usually
+	// about to exit, and a stuck helper must never hang it.
+	go func() {
+		waited := make(chan struct{})
+		go func() { s.helper.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+			s.helper.Process.Kill()
+		}
+	}()
+	return nil
 }
 
 // KillTree sends sig to every descendant of root (not root itself) and
