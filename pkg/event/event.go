@@ -153,7 +153,7 @@ type Denial struct {
 // Unknown is a record whose type this reader does not know. Readers skip it
 // with a warning, so that newer writers can add record types.
 type Unknown struct {
-	Type string
+	Type string `json:"-"` // written once, as "type"; not again as "Type"
 }
 
 func (*Start) RecordType() string    { return "start" }

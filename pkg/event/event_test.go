@@ -166,6 +166,10 @@ func TestUnknownType(t *testing.T) {
 	if u, ok := rec.(*Unknown); !ok || u.RecordType() != "future" {
 		t.Errorf("got %#v, want *Unknown of type future", rec)
 	}
+	// Passed through a writer, it stays one valid record with one type key.
+	if b, err := Marshal(rec); err != nil || string(b) != `{"type":"future"}` {
+		t.Errorf("Marshal(*Unknown) = %s, %v; want {\"type\":\"future\"}", b, err)
+	}
 }
 
 // Fields a reader does not know are ignored (pipeline.md: fields may be added).
