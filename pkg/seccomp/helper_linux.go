@@ -77,6 +77,14 @@ func runReaper() {
 		fail("start workload helper: %v", err)
 	}
 	work.Close()
+	// The workload has its stdio; ours would only hold pipes open (and a
+	// reader waiting for EOF) past the end of the trace.
+	if null, err := unix.Open("/dev/null", unix.O_RDWR, 0); err == nil {
+		for fd := 0; fd <= 2; fd++ {
+			unix.Dup2(null, fd)
+		}
+		unix.Close(null)
+	}
 	main := p.Pid
 	ctl.Write([]byte("P" + strconv.Itoa(main)))
 
