@@ -107,8 +107,8 @@ func doOp(op string, a []string) error {
 		return raw(unix.SYS_OPEN, bytePtr(arg(0)), flags(1), 0o644)
 	case "openat": // DIR NAME FLAGS
 		return raw(unix.SYS_OPENAT, openDir(arg(0)), bytePtr(arg(1)), flags(2), 0o644)
-	case "openat2": // DIR NAME FLAGS
-		how := unix.OpenHow{Flags: uint64(flags(2))}
+	case "openat2": // DIR NAME FLAGS [RESOLVE]
+		how := unix.OpenHow{Flags: uint64(flags(2)), Resolve: uint64(flags(3))}
 		if how.Flags&unix.O_CREAT != 0 {
 			how.Mode = 0o644
 		}
@@ -247,6 +247,32 @@ func doOp(op string, a []string) error {
 			addrs[i] = arg(1)
 		}
 		return doOp("sendmmsg", addrs)
+	case "chdir-open": // DIR1 DIR2 NAME: the same relative name from two cwds
+		for _, d := range a[:2] {
+			if err := unix.Chdir(d); err != nil {
+				return err
+			}
+			if err := raw(unix.SYS_OPEN, bytePtr(arg(2)), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "renamed-dirfd": // DIR: open DIR/a, rename it to DIR/b, open "f" through the old fd
+		fd := openDir(arg(0) + "/a")
+		if err := raw(unix.SYS_RENAME, bytePtr(arg(0)+"/a"), bytePtr(arg(0)+"/b")); err != nil {
+			return err
+		}
+		return raw(unix.SYS_OPENAT, fd, bytePtr("f"), 0)
+	case "own-filter": // FILE: install an allow-all seccomp filter of our own, then open FILE
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
+		allow := []unix.SockFilter{{Code: 0x06, K: unix.SECCOMP_RET_ALLOW}} // BPF_RET|BPF_K
+		prog := unix.SockFprog{Len: 1, Filter: &allow[0]}
+		if err := raw(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); err != nil {
+			return err
+		}
+		return raw(unix.SYS_OPEN, bytePtr(arg(0)), 0)
 	case "io_uring":
 		var params [120]byte
 		r, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 4, uintptr(unsafe.Pointer(&params[0])), 0)

@@ -384,6 +384,19 @@ func TestFSOps(t *testing.T) {
 		},
 			func(d string) []string { return []string{"unix-connect", d + "/srv"} },
 			func(d string) []fsWant { return []fsWant{{"connect", "connect_unix", d + "/srv", nil, true, false}} }},
+		{"open symlink loop missing", func(d string) { os.Symlink("l2", d+"/l1"); os.Symlink("l1", d+"/l2") },
+			func(d string) []string { return []string{"open", d + "/l1", hex(oRDONLY)} },
+			func(d string) []fsWant {
+				return []fsWant{{"open", "read", d + "/l1", []string{"O_RDONLY"}, false, false}}
+			}},
+		{"openat2 RESOLVE_BENEATH", func(d string) { touch(t, d+"/f") },
+			func(d string) []string { return []string{"openat2", d, "./f", hex(oRDONLY), "0x8"} },
+			func(d string) []fsWant {
+				return []fsWant{
+					{"openat", "readdir", d, []string{"O_RDONLY", "O_DIRECTORY"}, true, true},
+					{"openat2", "read", d + "/f", []string{"O_RDONLY"}, true, false},
+				}
+			}},
 		{"abstract unix socket ignored", nil,
 			func(d string) []string { return []string{"abstract", "sandlock-test-" + strconv.Itoa(os.Getpid())} },
 			func(d string) []fsWant { return nil }},
@@ -1084,5 +1097,51 @@ func TestStatusLine(t *testing.T) {
 	}
 	if out := run("TERM=xterm", "NO_COLOR=1"); strings.Contains(out, "events,") {
 		t.Errorf("status line despite NO_COLOR: %q", out)
+	}
+}
+
+func TestChdirBetweenOpens(t *testing.T) {
+	d := tempDir(t)
+	os.Mkdir(d+"/one", 0o755)
+	os.Mkdir(d+"/two", 0o755)
+	touch(t, d+"/one/f")
+	touch(t, d+"/two/f")
+	res := runTrace(t, "--", "testop", "chdir-open", d+"/one", d+"/two", "f")
+	checkStream(t, res)
+	var got []string
+	for _, f := range fsEvents(res, under(d)) {
+		got = append(got, f.Path)
+	}
+	if want := []string{d + "/one/f", d + "/two/f"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestRenamedDirfd: a dirfd follows its directory through a rename, and so
+// does the recorded path.
+func TestRenamedDirfd(t *testing.T) {
+	d := tempDir(t)
+	os.Mkdir(d+"/a", 0o755)
+	touch(t, d+"/a/f")
+	res := runTrace(t, "--", "testop", "renamed-dirfd", d)
+	checkStream(t, res)
+	got := fsEvents(res, func(f *event.FS) bool { return f.Syscall == "openat" && strings.HasSuffix(f.Path, "/f") })
+	if len(got) != 1 || got[0].Path != d+"/b/f" || !got[0].Existed {
+		t.Errorf("events: %+v", got)
+	}
+}
+
+// TestOwnFilter: a workload that stacks its own seccomp filter is still
+// observed.
+func TestOwnFilter(t *testing.T) {
+	d := tempDir(t)
+	touch(t, d+"/f")
+	res := runTrace(t, "--", "testop", "own-filter", d+"/f")
+	ex := checkStream(t, res)
+	if ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v: %s", ex, res.stderr)
+	}
+	if got := fsEvents(res, under(d)); len(got) != 1 || got[0].Path != d+"/f" {
+		t.Errorf("events: %+v", got)
 	}
 }
