@@ -6,7 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
+	"io"
 	"os"
 	"strconv"
 
@@ -50,6 +50,37 @@ func statFields(b []byte) [][]byte {
 		return nil
 	}
 	return bytes.Fields(b[i+1:])
+}
+
+// statStateThreads returns the state (field 3) and num_threads (field 20)
+// of a /proc/PID/stat line without allocating: the sampler reads it for
+// every process on every pass.
+func statStateThreads(b []byte) (state byte, threads int) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0
+	}
+	field := 2
+	for j := i + 1; j < len(b); j++ {
+		if b[j] == ' ' {
+			field++
+			continue
+		}
+		switch field {
+		case 3:
+			if state == 0 {
+				state = b[j]
+			}
+		case 20:
+			if b[j] >= '0' && b[j] <= '9' {
+				threads = threads*10 + int(b[j]-'0')
+			}
+		}
+		if field > 20 {
+			break
+		}
+	}
+	return state, threads
 }
 
 // statField returns numeric field n (1-based, as proc(5) numbers them) of
@@ -167,18 +198,39 @@ func appendInts(dst []int, b []byte) []int {
 	return dst
 }
 
-// errNotDir is returned by scanDir for paths that vanished mid-scan.
-var errNotDir = errors.New("not a directory")
-
 // scanDir calls fn with each numeric entry name of a /proc directory (task
 // ids, fd numbers), parsing linux_dirent64 records from getdents64 directly
-// so no string is built per entry. buf is the getdents buffer, reused.
-func scanDir(path string, buf []byte, fn func(int)) error {
+// so no string is built per entry. dir, when not nil, is the directory kept
+// open: it is rewound instead of opened again. buf is reused.
+func scanDir(dir *os.File, path string, buf []byte, fn func(int)) error {
+	if dir != nil {
+		rc, err := dir.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		// Read holds a reference on the fd, so a concurrent Close cannot
+		// hand its number to another file while we use it.
+		err = rc.Read(func(fd uintptr) bool {
+			if _, serr = unix.Seek(int(fd), 0, io.SeekStart); serr == nil {
+				serr = getdentsAll(int(fd), buf, fn)
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
+	return getdentsAll(fd, buf, fn)
+}
+
+func getdentsAll(fd int, buf []byte, fn func(int)) error {
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {

@@ -3,6 +3,8 @@
 package peak
 
 import (
+	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -135,6 +137,15 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK, noPidfd bool
 		s.buf = make([]byte, 0, 4096)
 		s.dbuf = make([]byte, 16384)
 	}
+	// stat first: a zombie keeps its pid but has no memory, tasks or
+	// fds worth reading (its pidfd reports the exit).
+	threads := 0
+	if b, err := s.read(r.p.stat, pid, "/stat"); err == nil {
+		var state byte
+		if state, threads = statStateThreads(b); state == 'Z' || state == 'X' {
+			return
+		}
+	}
 	if n, _ := r.p.statm.ReadAt(s.buf[:cap(s.buf)], 0); n > 0 {
 		if res, data, ok := parseStatm(s.buf[:n]); ok {
 			r.rss, r.data, r.ok = res*page, data*page, true
@@ -144,24 +155,48 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK, noPidfd bool
 		return // exited: the pidfd will say so
 	}
 
-	s.tids = s.tids[:0]
-	scanDir(s.procPath(pid, "/task"), s.dbuf, func(tid int) { s.tids = append(s.tids, tid) })
-	r.threads = len(s.tids)
+	// Children are listed per task; a single-threaded process (the
+	// common case) has one list, read through the handle kept open.
 	r.kidsFrom = len(s.kids)
-	for _, tid := range s.tids {
-		b, err := readFile(s.procPath(pid, "/task/"+strconv.Itoa(tid)+"/children"), s.buf)
-		if err == nil {
+	if threads == 1 {
+		r.threads = 1
+		if b, err := s.read(r.p.kids, pid, "/task/"+strconv.Itoa(pid)+"/children"); err == nil {
 			s.kids = appendInts(s.kids, b)
 		}
-		s.buf = b[:0]
+	} else {
+		s.tids = s.tids[:0]
+		scanDir(nil, s.procPath(pid, "/task"), s.dbuf, func(tid int) { s.tids = append(s.tids, tid) })
+		r.threads = len(s.tids)
+		for _, tid := range s.tids {
+			if b, err := s.read(nil, pid, "/task/"+strconv.Itoa(tid)+"/children"); err == nil {
+				s.kids = appendInts(s.kids, b)
+			}
+		}
 	}
 	r.kidsTo = len(s.kids)
 
 	// The fd directory lists open descriptors; the highest number + 1 is
 	// what RLIMIT_NOFILE must allow in this process.
 	hi := -1
-	scanDir(s.procPath(pid, "/fd"), s.dbuf, func(fd int) { hi = max(hi, fd) })
+	scanDir(r.p.fdDir, s.procPath(pid, "/fd"), s.dbuf, func(fd int) { hi = max(hi, fd) })
 	r.fdMax = hi + 1
+}
+
+// read re-reads an open /proc file, or opens it by path when f is nil.
+func (s *sampleScratch) read(f *os.File, pid int, rest string) ([]byte, error) {
+	if f != nil {
+		n, err := f.ReadAt(s.buf[:cap(s.buf)], 0)
+		if n > 0 {
+			return s.buf[:n], nil
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return nil, err
+	}
+	b, err := readFile(s.procPath(pid, rest), s.buf)
+	s.buf = b[:0]
+	return b, err
 }
 
 func (s *sampleScratch) procPath(pid int, rest string) string {
