@@ -89,7 +89,7 @@ func (sup *supervisor) settle(p *proc, tid int) {
 		}
 		return
 	}
-	sup.out = append(sup.out, recs...)
+	sup.pre = append(sup.pre, recs...)
 }
 
 // emitNow emits outside of a notification (periodic checks).

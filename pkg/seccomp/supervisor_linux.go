@@ -81,7 +81,8 @@ type supervisor struct {
 
 	n        notif
 	resp     notifResp
-	out      []event.Record
+	out      []event.Record // this notification's records (dropped if its id died)
+	pre      []event.Record // records due before them (a confirmed exec), kept regardless
 	queued   bool      // records were emitted since the last Flush
 	flushed  time.Time // last Flush
 	read     bool      // this notification read tracee memory
@@ -339,6 +340,7 @@ func (sup *supervisor) handle(n *notif) {
 	}
 	p := t.p
 	sup.out = sup.out[:0]
+	sup.pre = sup.pre[:0]
 	sup.read = false
 	if len(sup.inflight) > 0 && sup.inflight[t.tid] {
 		sup.settleInflight(t.tid)
@@ -450,7 +452,10 @@ func (sup *supervisor) handle(n *notif) {
 		sup.out = sup.out[:0]
 	}
 	sendContinue(sup.fd, &sup.resp, id)
-	if len(sup.out) > 0 {
+	if len(sup.out) > 0 || len(sup.pre) > 0 {
+		for _, r := range sup.pre {
+			sup.sink.Emit(r)
+		}
 		for _, r := range sup.out {
 			sup.sink.Emit(r)
 		}
