@@ -30,15 +30,15 @@ const (
 type proc struct {
 	tgid    int
 	parent  int
-	pidfd   int      // -1 when pidfd_open is unavailable
+	pidfd   int      // -1 when pidfd_open is unavailable (or out of fds)
 	statm   *os.File // kept open: one pread per floor instead of open+read+close
 	stat    *os.File // the sampler's handles, kept open for the same reason;
-	kids    *os.File // any of these three may be nil (then paths are used)
-	fdDir   *os.File
-	armed   bool   // false only for the tracer's pre-exec helper image
-	charge  int64  // ledger charge in bytes
-	brk     uint64 // current break as the ledger knows it; 0 = unknown
-	brkMin  uint64 // start_brk of the image; 0 = unknown
+	kids    *os.File // any of these four may be nil when the tracer is out
+	fdDir   *os.File // of fds (then paths are used)
+	armed   bool     // false only for the tracer's pre-exec helper image
+	charge  int64    // ledger charge in bytes
+	brk     uint64   // current break as the ledger knows it; 0 = unknown
+	brkMin  uint64   // start_brk of the image; 0 = unknown
 	pending []time.Time
 }
 
@@ -62,6 +62,7 @@ type Tracker struct {
 	ints     []int
 	tids     []int
 	pollfds  []unix.PollFd
+	pollWho  []*proc
 
 	sampleMu sync.Mutex // serializes passes; guards the scratch below
 	scratch  sampleScratch
@@ -314,15 +315,24 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 			pidfd = fd
 		case errors.Is(err, unix.ENOSYS):
 			t.noPidfd = true
+		case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE):
+			// Out of fds (a huge tree): still count it; the sampler
+			// watches its /proc entry instead.
 		default:
 			// ESRCH: gone (and reaped). EINVAL: not a process.
 			return nil
 		}
 	}
 	statm, err := os.Open(procPath(t.buf, tgid, "/statm"))
-	if err != nil {
+	if err != nil && !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
 		if pidfd >= 0 {
 			unix.Close(pidfd)
+		}
+		return nil
+	}
+	if pidfd < 0 && processGone(tgid) {
+		if statm != nil {
+			statm.Close()
 		}
 		return nil
 	}
@@ -348,8 +358,7 @@ func (t *Tracker) removeLocked(p *proc) {
 	if p.pidfd >= 0 {
 		unix.Close(p.pidfd)
 	}
-	p.statm.Close()
-	for _, f := range []*os.File{p.stat, p.kids, p.fdDir} {
+	for _, f := range []*os.File{p.statm, p.stat, p.kids, p.fdDir} {
 		if f != nil {
 			f.Close()
 		}
@@ -359,42 +368,29 @@ func (t *Tracker) removeLocked(p *proc) {
 
 // reapLocked removes every process whose pidfd says it has exited.
 func (t *Tracker) reapLocked() {
-	fds := t.pollfds[:0]
+	fds, who := t.pollfds[:0], t.pollWho[:0]
 	for _, p := range t.procs {
 		if p.pidfd >= 0 {
 			fds = append(fds, unix.PollFd{Fd: int32(p.pidfd), Events: unix.POLLIN})
+			who = append(who, p)
 		}
 	}
-	t.pollfds = fds
-	if len(fds) == 0 {
-		return
-	}
-	for {
-		_, err := unix.Poll(fds, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	byFD := 0
-	for _, f := range fds {
-		if f.Revents != 0 {
-			byFD++
-		}
-	}
-	if byFD == 0 {
-		return
-	}
-	for _, p := range t.procs {
-		if p.pidfd < 0 {
-			continue
-		}
-		for _, f := range fds {
-			if int(f.Fd) == p.pidfd && f.Revents != 0 {
-				t.removeLocked(p)
+	if len(fds) > 0 {
+		for {
+			if _, err := unix.Poll(fds, 0); err != unix.EINTR {
 				break
 			}
 		}
+		// A pidfd is readable once the whole process has exited
+		// (pidfd_open(2)); a zombie no longer counts as live.
+		for i, f := range fds {
+			if f.Revents != 0 {
+				t.removeLocked(who[i])
+			}
+		}
 	}
+	clear(who)
+	t.pollfds, t.pollWho = fds, who[:0]
 }
 
 // chargeableLocked returns the process whose ledger a memory call changes,
@@ -416,11 +412,15 @@ func (t *Tracker) chargeableLocked(tgid int) *proc {
 
 // readDataLocked returns the statm data field of p in bytes (0 if unknown).
 func (t *Tracker) readDataLocked(p *proc) int64 {
-	n, _ := p.statm.ReadAt(t.buf[:cap(t.buf)], 0)
-	if n <= 0 {
-		return 0
+	var b []byte
+	if p.statm != nil {
+		n, _ := p.statm.ReadAt(t.buf[:cap(t.buf)], 0)
+		b = t.buf[:max(n, 0)]
+	} else {
+		b, _ = readFile(procPath(t.buf, p.tgid, "/statm"), t.buf)
+		t.buf = b[:0]
 	}
-	_, data, ok := parseStatm(t.buf[:n])
+	_, data, ok := parseStatm(b)
 	if !ok {
 		return 0
 	}

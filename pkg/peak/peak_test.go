@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The tests drive a Tracker with real processes the way the supervisor
@@ -540,6 +542,69 @@ func TestPreExecHelperIsNotCharged(t *testing.T) {
 				t.Fatalf("mem_bytes = %d after exec, want %d", got, want)
 			}
 		})
+	}
+}
+
+func TestOutOfFDsStillCountsAndSeesExits(t *testing.T) {
+	c := startMemctl(t)
+	tr := newTracker(t, c.pid)
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	// Leave this process no free fd at all while the children are found,
+	// as in a tree too big for the tracer's fd limit.
+	var hi int
+	if f, err := os.Open("/dev/null"); err == nil {
+		hi = int(f.Fd())
+		f.Close()
+	}
+	low := lim
+	low.Cur = uint64(hi)
+	for i := 0; i < 3; i++ {
+		c.do("fork")
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	tr.Sample() // finds the children with no fd to spare
+	live := tr.Live()
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if live != 4 {
+		t.Fatalf("live = %d with no fds to spare, want 4", live)
+	}
+	tr.mu.Lock()
+	noFD := 0
+	for _, p := range tr.procs {
+		if p.pidfd < 0 && p.statm == nil {
+			noFD++
+		}
+	}
+	tr.mu.Unlock()
+	if noFD != 3 {
+		t.Fatalf("%d children were registered without fds, want 3 (the limit did not bite?)", noFD)
+	}
+	// With fds again, children without handles are measured by path.
+	tr.Sample()
+	var pids []int
+	tr.mu.Lock()
+	for pid := range tr.procs {
+		pids = append(pids, pid)
+	}
+	tr.mu.Unlock()
+	var want int64
+	for _, pid := range pids {
+		want += statmData(t, pid)
+	}
+	if got := tr.ledger(); got != want {
+		t.Fatalf("ledger = %d, want the 4 statm floors %d", got, want)
+	}
+	c.do("release")
+	tr.Sample() // no pidfd: the exits are seen in /proc
+	if got := tr.Live(); got != 1 {
+		t.Fatalf("live = %d after the children exited, want 1", got)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 
@@ -108,13 +110,16 @@ func readStat(pid int) [][]byte {
 }
 
 // processGone reports whether /proc says pid has exited (no entry, or a
-// zombie / dead state). Only used when pidfds are unavailable.
+// zombie / dead state). Only used for processes without a pidfd; when /proc
+// cannot be read for another reason (out of fds), the process is presumed
+// alive: forgetting a live process would undercount.
 func processGone(pid int) bool {
-	f := readStat(pid)
-	if len(f) == 0 {
-		return true
+	b, err := os.ReadFile(procPath(nil, pid, "/stat"))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH)
 	}
-	return len(f[0]) > 0 && (f[0][0] == 'Z' || f[0][0] == 'X')
+	state, _ := statStateThreads(b)
+	return state == 'Z' || state == 'X' || state == 0
 }
 
 // readBreak returns the start of the heap and the current program break of

@@ -56,7 +56,6 @@ func (t *Tracker) Sample() {
 	for _, p := range t.procs {
 		s.snap = append(s.snap, scanned{p: p, armed: p.armed})
 	}
-	noPidfd := t.noPidfd
 	t.mu.Unlock()
 
 	// The /proc reads happen without the lock, so the supervisor's calls
@@ -64,7 +63,7 @@ func (t *Tracker) Sample() {
 	start := time.Now()
 	s.kids = s.kids[:0]
 	for i := range s.snap {
-		s.scan(&s.snap[i], &t.selfExe, t.selfOK, noPidfd, t.pageSize)
+		s.scan(&s.snap[i], &t.selfExe, t.selfOK, t.pageSize)
 	}
 
 	t.mu.Lock()
@@ -119,9 +118,9 @@ func (t *Tracker) Sample() {
 }
 
 // scan reads one process's /proc entries into r.
-func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK, noPidfd bool, page int64) {
+func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page int64) {
 	pid := r.p.tgid
-	if noPidfd && processGone(pid) {
+	if r.p.pidfd < 0 && processGone(pid) {
 		r.gone = true
 		return
 	}
@@ -146,8 +145,8 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK, noPidfd bool
 			return
 		}
 	}
-	if n, _ := r.p.statm.ReadAt(s.buf[:cap(s.buf)], 0); n > 0 {
-		if res, data, ok := parseStatm(s.buf[:n]); ok {
+	if b, err := s.read(r.p.statm, pid, "/statm"); err == nil {
+		if res, data, ok := parseStatm(b); ok {
 			r.rss, r.data, r.ok = res*page, data*page, true
 		}
 	}
