@@ -95,15 +95,17 @@ func (t *Tracker) Sample() {
 				t.peak.FDMax = r.fdMax
 			}
 		}
+		if !r.ok {
+			continue
+		}
 		for _, c := range s.kids[r.kidsFrom:r.kidsTo] {
 			if t.procs[c] == nil {
 				t.addLocked(c, p.tgid)
 			}
 		}
-	}
-	// A fork older than ForkGrace at the start of this scan has returned,
-	// so its child was in its parent's children list unless it is gone.
-	for _, p := range t.procs {
+		// A fork made ForkGrace before this pass began has returned, so
+		// its child was in the children lists just read unless it is
+		// gone already.
 		if len(p.pending) > 0 {
 			t.expireLocked(p, func(at time.Time) bool { return start.Sub(at) >= ForkGrace })
 		}
