@@ -83,9 +83,9 @@ type supervisor struct {
 	resp     notifResp
 	out      []event.Record // this notification's records (dropped if its id died)
 	pre      []event.Record // records due before them (a confirmed exec), kept regardless
-	queued   bool      // records were emitted since the last Flush
-	flushed  time.Time // last Flush
-	read     bool      // this notification read tracee memory
+	queued   bool           // records were emitted since the last Flush
+	flushed  time.Time      // last Flush
+	read     bool           // this notification read tracee memory
 	warnedIO bool
 	sockBuf  [128]byte
 	linkBuf  [4096]byte
