@@ -14,10 +14,12 @@
  *   fork        fork a child that lives until "release"; print its pid
  *   forkexit    fork a child that exits at once, reap it; print its pid
  *   release     let the held children exit and reap them all
+ *   thread      start a thread that sleeps forever (multi-threaded from now)
  *   exec P A... answer, then execv(P, [P, A...])
  *   exit        exit 0
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,13 @@ static char *last;
 static size_t lastlen;
 static int hold[2] = {-1, -1};
 static int held;
+
+static void *sleeper(void *arg) {
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static void reply(const char *fmt, unsigned long v) {
 	printf(fmt, v);
@@ -111,6 +120,11 @@ int main(void) {
 			}
 			for (; held > 0; held--)
 				wait(NULL);
+			reply("ok", 0);
+		} else if (strcmp(cmd, "thread") == 0) {
+			pthread_t th;
+			if (pthread_create(&th, NULL, sleeper, NULL) != 0)
+				return 3;
 			reply("ok", 0);
 		} else if (strcmp(cmd, "exec") == 0) {
 			char *argv[16] = {0};
