@@ -228,8 +228,7 @@ func (sup *supervisor) reapThreads() {
 			tid := int(ev.Fd)
 			t := sup.tids[tid]
 			if t == nil || t.pidfd != int(ev.Pad) {
-				unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_DEL, int(ev.Pad), nil)
-				continue
+				continue // not ours any more (closed fds leave epoll by themselves)
 			}
 			sup.dropThread(t)
 		}
