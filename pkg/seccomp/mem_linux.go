@@ -3,6 +3,7 @@
 package seccomp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -110,25 +111,30 @@ func (m *mem) read(tid int, addr uint64, buf []byte) error {
 }
 
 // readString reads a NUL-terminated string of at most max bytes, page by
-// page so that no read crosses into a page that may not be mapped.
+// page so that no read crosses into a page that may not be mapped. The
+// first read is short: most paths are, and copying a whole page for each
+// one would cost more than a second read now and then.
 func (m *mem) readString(tid int, addr uint64, max int) (string, error) {
 	if addr == 0 {
 		return "", errFault
 	}
 	var out []byte
+	first := true
 	for len(out) < max {
 		chunk := pageSize - int(addr%pageSize)
+		if first && chunk > 256 {
+			chunk = 256
+		}
+		first = false
 		buf := m.str[:chunk]
 		if err := m.read(tid, addr, buf); err != nil {
 			return "", err
 		}
-		for i, c := range buf {
-			if c == 0 {
-				if out == nil {
-					return string(buf[:i]), nil
-				}
-				return string(append(out, buf[:i]...)), nil
+		if i := bytes.IndexByte(buf, 0); i >= 0 {
+			if out == nil {
+				return string(buf[:i]), nil
 			}
+			return string(append(out, buf[:i]...)), nil
 		}
 		out = append(out, buf...)
 		addr += uint64(chunk)
