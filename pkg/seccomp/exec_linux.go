@@ -147,18 +147,17 @@ func readFingerprint(p *proc) (fingerprint, bool) {
 	if err != nil {
 		return fingerprint{}, false
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
 		return fingerprint{}, false
 	}
-	f := strings.Fields(string(b[i+1:]))
+	f := strings.Fields(string(b[j+1:]))
 	// Fields after the command: state is field 3; startcode is 26 and
 	// startstack 28 (proc(5)).
 	if len(f) < 26 || f[0] == "Z" || f[0] == "X" {
 		return fingerprint{}, false
 	}
-	comm, _ := readComm(p.dir + "stat")
-	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25], comm: comm}, true
+	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25], comm: string(b[i+1 : j])}, true
 }
 
 // readComm is the command name in /proc/PID/stat (readable for zombies).

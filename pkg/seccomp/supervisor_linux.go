@@ -268,9 +268,22 @@ func (sup *supervisor) thread(tid int) *thread {
 		return t
 	}
 	dir := "/proc/" + strconv.Itoa(tid) + "/"
-	tgid := readTgid(dir + "status")
-	if tgid <= 0 {
-		return nil
+	// A process pidfd opens only for a thread-group leader: then the
+	// thread is its own process (the common case) and /proc/TID/status
+	// need not be read. Its pid cannot be reused while the group lives,
+	// so the pidfd's readiness at the group's exit is the right moment to
+	// forget it.
+	tgid, pidfd := -1, -1
+	if fd, err := unix.PidfdOpen(tid, 0); err == nil {
+		tgid, pidfd = tid, fd
+	} else {
+		tgid = readTgid(dir + "status")
+		if tgid <= 0 {
+			return nil
+		}
+		if fd, err := unix.PidfdOpen(tid, unix.PIDFD_THREAD); err == nil {
+			pidfd = fd
+		}
 	}
 	p := sup.procs[tgid]
 	if p == nil {
@@ -279,14 +292,12 @@ func (sup *supervisor) thread(tid int) *thread {
 		sup.procs[tgid] = p
 	}
 	t := &thread{tid: tid, dir: dir, p: p, pidfd: -1}
-	if sup.epfd >= 0 {
-		if fd, err := unix.PidfdOpen(tid, unix.PIDFD_THREAD); err == nil {
-			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tid), Pad: int32(fd)}
-			if unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
-				t.pidfd = fd
-			} else {
-				unix.Close(fd)
-			}
+	if pidfd >= 0 {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tid), Pad: int32(pidfd)}
+		if sup.epfd >= 0 && unix.EpollCtl(sup.epfd, unix.EPOLL_CTL_ADD, pidfd, &ev) == nil {
+			t.pidfd = pidfd
+		} else {
+			unix.Close(pidfd)
 		}
 	}
 	p.threads++
