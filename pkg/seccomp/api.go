@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
@@ -54,6 +55,16 @@ type Options struct {
 	Extra []string
 	Sink  Sink
 	Acct  Accounting // may be nil
+	// Decide, when set, is called on the receiver thread with the records
+	// of one notification (only when it produced some), after its
+	// arguments were read and the notification was found still pending,
+	// and before it is answered. A non-zero errno fails the syscall with
+	// it (seccomp_notif_resp{error: -errno, flags: 0}) instead of letting
+	// it run; the records are still emitted. It must be quick and must not
+	// keep recs. Zero lets the call run (CONTINUE): the kernel then reads
+	// the tracee's arguments again, so a multi-threaded tracee can change
+	// them between our read and the kernel's (see the package doc).
+	Decide func(recs []event.Record) syscall.Errno
 }
 
 // ErrUnsupported means the kernel offers no seccomp user notification.

@@ -2,7 +2,13 @@
 // under a seccomp user-notification filter, receives every notified syscall,
 // reads the arguments from the tracee's memory, resolves paths as the tracee
 // sees them and reports what happened as event records. Every notification
-// is answered with CONTINUE, so the workload runs exactly as it would alone.
+// is answered with CONTINUE, so the workload runs exactly as it would alone,
+// unless Options.Decide (sandlock-check's address check) fails it with an
+// errno. A CONTINUE lets the kernel read the arguments again: a tracee
+// thread can change them after we read them (the usual seccomp
+// user-notification TOCTOU), so what we record and allow is what the
+// arguments held when we looked, and a refusal is the only answer the
+// tracee cannot race.
 //
 // The package observes; it decides no policy (that is pkg/collapse). It is
 // Linux on x86-64 only: elsewhere Start reports ErrUnsupported.

@@ -462,7 +462,15 @@ func (sup *supervisor) handle(n *notif) {
 		// with a new id.
 		sup.out = sup.out[:0]
 	}
-	sendContinue(sup.fd, &sup.resp, id)
+	if d := sup.s.opts.Decide; d != nil && len(sup.out) > 0 {
+		if e := d(sup.out); e != 0 {
+			sendErrno(sup.fd, &sup.resp, id, e)
+		} else {
+			sendContinue(sup.fd, &sup.resp, id)
+		}
+	} else {
+		sendContinue(sup.fd, &sup.resp, id)
+	}
 	if len(sup.out) > 0 || len(sup.pre) > 0 {
 		for _, r := range sup.pre {
 			sup.sink.Emit(r)

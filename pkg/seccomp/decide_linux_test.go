@@ -1,0 +1,212 @@
+//go:build linux && amd64
+
+package seccomp
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+)
+
+// argvConnect, as argv[0], makes the test binary a workload that connects
+// a TCP socket to argv[1] (ADDR:PORT) and exits with the errno (0: done).
+// It is checked in init, before TestMain: the workload needs no helper,
+// and the helpers' own argv[0] is never this.
+const argvConnect = "seccomp-test-connect"
+
+func init() {
+	if len(os.Args) != 2 || os.Args[0] != argvConnect {
+		return
+	}
+	ap := netip.MustParseAddrPort(os.Args[1])
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	}
+	if e, ok := err.(syscall.Errno); ok {
+		os.Exit(int(e))
+	} else if err != nil {
+		os.Exit(255)
+	}
+	os.Exit(0)
+}
+
+// connectUnder runs the connect workload to target under decide and
+// returns its status (the errno connect gave it) and the records.
+func connectUnder(t *testing.T, target string, decide func([]event.Record) syscall.Errno) (int, *memSink) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	s, err := Start(Options{
+		Path: self, Argv: []string{argvConnect, target}, Env: os.Environ(),
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink, Decide: decide,
+	})
+	requireUnotify(t, err)
+	defer s.Close()
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ws := <-s.Exited()
+	if err := <-s.ExecResult(); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Exited() {
+		t.Fatalf("workload status %v", ws)
+	}
+	return ws.ExitStatus(), sink
+}
+
+// firstArrival connects to l from this process (a sentinel) and accepts
+// until the sentinel arrives; it reports whether some other connection
+// was queued before it. A connect that reached the server completed its
+// handshake before the workload exited, so it is queued ahead of the
+// sentinel: no waiting on a clock is needed to see it.
+func firstArrival(t *testing.T, l net.Listener) (other bool) {
+	t.Helper()
+	c, err := net.Dial("tcp4", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for {
+		a, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := a.RemoteAddr().String()
+		a.Close()
+		if from == c.LocalAddr().String() {
+			return other
+		}
+		other = true
+	}
+}
+
+// TestDecideRefusesConnect: a connect answered with ECONNREFUSED fails in
+// the workload with exactly that errno, reaches no server, and is still
+// recorded; the same connect with Decide answering 0 goes through (so the
+// test can tell the two apart).
+func TestDecideRefusesConnect(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	target := l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
+
+	var mu sync.Mutex
+	var asked []event.Record
+	refuse := func(recs []event.Record) syscall.Errno {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			if n, ok := r.(*event.Net); ok && n.Op == "connect" && n.Port == port {
+				asked = append(asked, r)
+				return syscall.ECONNREFUSED
+			}
+		}
+		return 0
+	}
+	status, sink := connectUnder(t, target, refuse)
+	if status != int(syscall.ECONNREFUSED) {
+		t.Fatalf("refused connect: the workload got errno %d, want ECONNREFUSED (%d)", status, syscall.ECONNREFUSED)
+	}
+	if len(asked) != 1 {
+		t.Fatalf("Decide saw %d connects to port %d, want 1", len(asked), port)
+	}
+	if firstArrival(t, l) {
+		t.Fatal("a refused connect reached the server")
+	}
+	found := false
+	for _, r := range sink.recs {
+		if n, ok := r.(*event.Net); ok && n.Op == "connect" && n.Addr == "127.0.0.1" && n.Port == port && n.Proto == "tcp" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("the refused connect to %s was not emitted: %v", target, sink.recs)
+	}
+
+	// Control: the same workload, Decide answering 0.
+	status, _ = connectUnder(t, target, func([]event.Record) syscall.Errno { return 0 })
+	if status != 0 {
+		t.Fatalf("allowed connect: the workload got errno %d (%s)", status, syscall.Errno(status))
+	}
+	if !firstArrival(t, l) {
+		t.Fatal("an allowed connect did not reach the server")
+	}
+}
+
+// TestDecideOtherErrno: the errno is the caller's, not a fixed one.
+func TestDecideOtherErrno(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	status, _ := connectUnder(t, l.Addr().String(), func(recs []event.Record) syscall.Errno {
+		for _, r := range recs {
+			if _, ok := r.(*event.Net); ok {
+				return syscall.ENETUNREACH
+			}
+		}
+		return 0
+	})
+	if status != int(syscall.ENETUNREACH) {
+		t.Fatalf("workload got errno %d, want ENETUNREACH (%d)", status, syscall.ENETUNREACH)
+	}
+	if firstArrival(t, l) {
+		t.Fatal("a refused connect reached the server")
+	}
+}
+
+// TestDecideUnprivileged runs the Decide tests again as uid 65534: the
+// answer needs no privilege beyond owning the listener.
+func TestDecideUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("already unprivileged")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// uid 65534 must be able to reach and run its copy of the binary.
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	exe := filepath.Join(dir, "seccomp.test")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestDecide(RefusesConnect|OtherErrno)$", "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("as uid 65534: %v\n%s", err, out)
+	}
+	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno"} {
+		if !strings.Contains(string(out), "--- PASS: "+name) {
+			t.Fatalf("as uid 65534, %s did not pass:\n%s", name, out)
+		}
+	}
+}
