@@ -36,6 +36,14 @@ bind only to network.allow_bind; a connect or send to an address no
 network.allow rule names fails with ECONNREFUSED, a UDP socket without a UDP
 rule with EPERM, as under sandlock; limits.open_files becomes RLIMIT_NOFILE.
 
+The address check reads each connect's or send's address from the
+command's memory, then lets an allowed call run, and the kernel reads the
+address again: a hostile multi-threaded program can swap it in between
+(sandlock itself performs allowed calls on the program's behalf and has no
+such gap). sandlock-check proves that a program works under a profile and
+explains what the profile lacks; it is not a boundary against code written
+to race it. Landlock's rules (files, TCP ports) have no such gap.
+
 Every operation the profile refuses is explained on standard error, e.g.
    sandlock-check: denied: read /etc/shadow (pid 4242 cat)
 and at the end comes the command that widens the profile to allow them.
@@ -157,7 +165,7 @@ func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, er
 		fmt.Fprintf(stderr, "%s: warning: this kernel has Landlock ABI %d; sandlock needs %d and would refuse to run here; checking with what the kernel has\n", name, abi, check.MinSandlockABI)
 	}
 	if abi < 4 {
-		fmt.Fprintf(stderr, "%s: warning: Landlock ABI %d cannot restrict TCP ports: network.allow ports and allow_bind are not enforced\n", name, abi)
+		fmt.Fprintf(stderr, "%s: warning: Landlock ABI %d cannot restrict TCP ports: network.allow_bind is not enforced, and network.allow only by the address check\n", name, abi)
 	}
 	if len(pol.Unenforced) > 0 {
 		fmt.Fprintf(stderr, "%s: not enforced here as sandlock would: %s\n", name, strings.Join(pol.Unenforced, "; "))
@@ -214,7 +222,11 @@ func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, er
 			closeIO()
 			return 0, fail(exitTool, "--unused: %v", err)
 		}
-		fmt.Fprintf(stderr, "%s: warning: %v; enforcing without explanations\n", name, err)
+		msg := "enforcing without explanations"
+		if len(pol.Net.Allow) > 0 {
+			msg += ", and network.allow by TCP port only (Landlock): addresses and UDP destinations are not checked"
+		}
+		fmt.Fprintf(stderr, "%s: warning: %v; %s\n", name, err, msg)
 		cfg.Supervise = false
 		status, err = check.Run(cfg)
 	}

@@ -44,6 +44,9 @@ func TestRoundTrip(t *testing.T) {
 	// Peers outside the sandbox, on loopback only.
 	tcp4 := listenTCP(t, "tcp4", "127.0.0.1:0")
 	tcp4b := listenTCP(t, "tcp4", "127.0.0.1:0")
+	// The same port at another address, listening too: a connect there
+	// fails only if the address check refuses it.
+	listenTCP(t, "tcp4", net.JoinHostPort("127.0.0.2", strconv.Itoa(tcp4)))
 	tcp6 := listenTCP(t, "tcp6", "[::1]:0")
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {

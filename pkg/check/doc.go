@@ -42,11 +42,45 @@
 // network/connect.rs for connect and by the sendto/sendmsg handlers) fails
 // closed with ECONNREFUSED, and handles every IP connect when network.allow
 // is not empty. A UDP or ICMP socket without a rule naming them fails at
-// socket() with EPERM (seccomp_plan.rs, arg_filters). NetVerdict and Decide
-// compute that answer; enforcing it needs a supervisor that can fail a
-// notified syscall with an errno, which pkg/seccomp does not offer yet, so
-// AddressEnforced is false: such connects are reported, not refused, and
-// Landlock alone refuses a wrong TCP port with EACCES.
+// socket() with EPERM (seccomp_plan.rs, arg_filters).
+//
+// We do the same: the supervisor calls Observer.Decide with the records of
+// each notified connect, sendto, sendmsg and sendmmsg (seccomp.Options.
+// Decide) before answering it, and NetVerdict's ECONNREFUSED fails the call
+// in the workload (AddressEnforced). The check runs first, so a TCP port
+// outside the rules also gets ECONNREFUSED, as under sandlock, rather than
+// Landlock's EACCES; without a supervisor (no seccomp user notification)
+// only Landlock's port rules remain, and the caller must say so.
+//
+// # Limits of the address check (TOCTOU)
+//
+// The supervisor reads the sockaddr from the workload's memory, decides,
+// and answers. A refusal is final: the kernel never runs the call, so what
+// the memory holds afterwards does not matter. An allowed call is answered
+// CONTINUE, and the kernel then reads the socket descriptor's target and
+// the sockaddr (or a sendmsg's msghdr) again: another thread of a hostile
+// workload can rewrite the address, or dup2 another socket onto the fd, in
+// between, and reach a destination the profile does not allow (Landlock
+// still checks a TCP port; a UDP destination and any address have no
+// second check). sandlock does not have this hole: for an IP connect,
+// sendto, sendmsg and sendmmsg under a destination policy it duplicates
+// the workload's socket (pidfd_getfd), checks its own copy of the address
+// and performs the call itself on the duplicate, answering with the result
+// (crates/sandlock-core/src/network/connect.rs connect_on_behalf, send.rs
+// sendto_on_behalf and sendmsg_on_behalf). sandlock-check does not perform
+// calls on the workload's behalf: it proves that a cooperative program
+// works under a profile and explains what the profile lacks; it is not a
+// containment boundary for addresses against code written to race it.
+//
+// Where sandlock also fails closed and we let the call run (each rare for
+// a cooperative program): a sockaddr that cannot be read (sandlock: EIO;
+// we warn, and the kernel then fails the call with EFAULT itself), a
+// socket whose protocol cannot be named, e.g. SCTP (sandlock:
+// ECONNREFUSED; we warn), and a destination of another family on an IP
+// socket, such as AF_UNSPEC on a UDP socket, which udp_sendmsg takes as an
+// IPv4 address (sandlock: EAFNOSUPPORT; the supervisor records nothing).
+// io_uring, which seccomp cannot see into, is refused by sandlock's
+// blocklist here too.
 //
 // What sandlock enforces and this package cannot (memory and process
 // limits, [http] rules, /etc/hosts rewriting...) is listed by

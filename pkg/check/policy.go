@@ -31,8 +31,10 @@ type Policy struct {
 
 // AddressEnforced tells whether a connect or send to an address no rule
 // allows is refused (ECONNREFUSED, as sandlock) rather than only reported.
-// It needs the supervisor to answer a notification with an errno.
-const AddressEnforced = false
+// It is: the supervisor fails such a notified call (seccomp.Options.Decide
+// answered by Observer.Decide). Only a supervised run checks addresses; a
+// run without seccomp user notification enforces ports alone (Landlock).
+const AddressEnforced = true
 
 // Resolver looks hostnames up; net.DefaultResolver fits.
 type Resolver interface {

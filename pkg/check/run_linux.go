@@ -223,6 +223,9 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 		Stdout: orNull(cfg.Stdout),
 		Stderr: orNull(cfg.Stderr),
 		Sink:   obs,
+		// A connect or send to an address no rule allows fails with
+		// sandlock's ECONNREFUSED; Landlock sees ports only.
+		Decide: obs.Decide,
 	})
 	if err != nil {
 		if errors.Is(err, seccomp.ErrUnsupported) {

@@ -281,8 +281,19 @@ func TestRunTCPPorts(t *testing.T) {
 	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", allowed)); r.status != wlOK {
 		t.Fatalf("connect to the allowed port: status %d, stderr %q", r.status, r.stderr)
 	}
+	// Supervised, the address check answers first, with sandlock's
+	// ECONNREFUSED; Landlock alone (no supervisor) refuses the port with
+	// EACCES, which is what stands when the supervisor is unavailable.
+	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", other)); r.status != wlECONNREFUSED {
+		t.Fatalf("connect to another port: status %d, want ECONNREFUSED from the address check", r.status)
+	}
+	supervise = false
+	defer func() { supervise = true }()
 	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", other)); r.status != wlEACCES {
-		t.Fatalf("connect to another port: status %d, want EACCES from Landlock", r.status)
+		t.Fatalf("connect to another port without the supervisor: status %d, want EACCES from Landlock", r.status)
+	}
+	if r := runWorkload(t, prof(), "connect", "tcp", fmt.Sprintf("127.0.0.1:%d", allowed)); r.status != wlOK {
+		t.Fatalf("connect to the allowed port without the supervisor: status %d, stderr %q", r.status, r.stderr)
 	}
 }
 
@@ -495,7 +506,12 @@ func TestDenialAddress(t *testing.T) {
 	if abi := requireLandlock(t); abi < 4 {
 		t.Skipf("Landlock ABI %d cannot restrict TCP", abi)
 	}
-	port := listen(t, "tcp4", "127.0.0.1:0")
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
 	// The port is allowed, to another address: Landlock lets the connect
 	// through (it knows ports only); the address check must catch it.
 	prof := &profile.Profile{Network: profile.Network{Allow: []string{fmt.Sprintf("tcp://127.0.0.2:%d", port)}}}
@@ -508,6 +524,98 @@ func TestDenialAddress(t *testing.T) {
 	}
 	if r.status != want {
 		t.Fatalf("connect to an address no rule allows: status %d, want %d (AddressEnforced=%v)", r.status, want, AddressEnforced)
+	}
+	if AddressEnforced && tcpArrivedBefore(t, l) {
+		t.Fatal("the refused connect reached the server")
+	}
+	// Control: the rule for this very address lets it through.
+	prof = &profile.Profile{Network: profile.Network{Allow: []string{"tcp://" + target}}}
+	if r := runWorkload(t, prof, "connect", "tcp", target); r.status != wlOK || len(r.denials) != 0 {
+		t.Fatalf("allowed address: status %d, denials %q", r.status, denialLines(r.denials))
+	}
+	if !tcpArrivedBefore(t, l) {
+		t.Fatal("the allowed connect did not reach the server")
+	}
+}
+
+// tcpArrivedBefore connects to l from the test (a sentinel) and accepts
+// until the sentinel comes: it reports whether another connection was
+// queued before it. A workload's connect that got through completed its
+// handshake before the workload exited, so it is queued ahead of the
+// sentinel; no clock is involved.
+func tcpArrivedBefore(t *testing.T, l net.Listener) (other bool) {
+	t.Helper()
+	c, err := net.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for {
+		a, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := a.RemoteAddr().String()
+		a.Close()
+		if from == c.LocalAddr().String() {
+			return other
+		}
+		other = true
+	}
+}
+
+// udpArrivedBefore is tcpArrivedBefore for a datagram: the test sends one
+// and reads until it comes.
+func udpArrivedBefore(t *testing.T, pc net.PacketConn) (other bool) {
+	t.Helper()
+	c, err := net.Dial("udp4", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("sentinel")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from.String() == c.LocalAddr().String() && string(buf[:n]) == "sentinel" {
+			return other
+		}
+		other = true
+	}
+}
+
+// A UDP send to an address no rule allows fails with ECONNREFUSED (the
+// socket itself is allowed: a UDP rule exists), nothing is sent, and the
+// denial names the address.
+func TestDenialUDPAddress(t *testing.T) {
+	requireLandlock(t)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	target := fmt.Sprintf("127.0.0.1:%d", port)
+	prof := &profile.Profile{Network: profile.Network{Allow: []string{fmt.Sprintf("udp://127.0.0.2:%d", port)}}}
+	r := runWorkload(t, prof, "connect", "udp", target)
+	if r.status != wlECONNREFUSED {
+		t.Fatalf("send to an address no rule allows: status %d, want ECONNREFUSED; stderr %q", r.status, r.stderr)
+	}
+	wantOneDenial(t, r, "send", "udp "+target)
+	if udpArrivedBefore(t, pc) {
+		t.Fatal("the refused datagram was sent")
+	}
+	prof = &profile.Profile{Network: profile.Network{Allow: []string{"udp://" + target}}}
+	if r := runWorkload(t, prof, "connect", "udp", target); r.status != wlOK || len(r.denials) != 0 {
+		t.Fatalf("allowed send: status %d, denials %q, stderr %q", r.status, denialLines(r.denials), r.stderr)
+	}
+	if !udpArrivedBefore(t, pc) {
+		t.Fatal("the allowed datagram did not arrive")
 	}
 }
 
