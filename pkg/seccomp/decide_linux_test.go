@@ -12,24 +12,58 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
-// argvConnect, as argv[0], makes the test binary a workload that connects
-// a TCP socket to argv[1] (ADDR:PORT) and exits with the errno (0: done).
-// It is checked in init, before TestMain: the workload needs no helper,
-// and the helpers' own argv[0] is never this.
-const argvConnect = "seccomp-test-connect"
+// As argv[0], these make the test binary a workload that does one network
+// call to argv[1] (ADDR:PORT) and exits with its errno (0: done). They are
+// checked in init, before TestMain: the workload needs no helper, and the
+// helpers' own argv[0] is never one of them.
+const (
+	argvConnect = "seccomp-test-connect" // TCP connect over IPv4
+	// sendto over an IPv4 UDP socket with an AF_UNSPEC address, which
+	// udp_sendmsg takes as an IPv4 destination.
+	argvUnspec4 = "seccomp-test-unspec4"
+	// connect an IPv6 UDP socket to argv[1], then sendto with an AF_UNSPEC
+	// address whose bytes would read as 10.9.8.7:9 if taken for IPv4:
+	// UDPv6 sends to the connected peer instead.
+	argvUnspec6 = "seccomp-test-unspec6"
+)
 
 func init() {
-	if len(os.Args) != 2 || os.Args[0] != argvConnect {
+	if len(os.Args) != 2 {
 		return
 	}
-	ap := netip.MustParseAddrPort(os.Args[1])
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+	var err error
+	switch os.Args[0] {
+	case argvConnect:
+		ap := netip.MustParseAddrPort(os.Args[1])
+		var fd int
+		fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err == nil {
+			err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
+		}
+	case argvUnspec4:
+		ap := netip.MustParseAddrPort(os.Args[1])
+		var fd int
+		fd, err = syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+		if err == nil {
+			err = sendtoUnspec(fd, ap.Port(), ap.Addr().As4())
+		}
+	case argvUnspec6:
+		ap := netip.MustParseAddrPort(os.Args[1])
+		var fd int
+		fd, err = syscall.Socket(syscall.AF_INET6, syscall.SOCK_DGRAM, 0)
+		if err == nil {
+			err = syscall.Connect(fd, &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()})
+		}
+		if err == nil {
+			err = sendtoUnspec(fd, 9, [4]byte{10, 9, 8, 7})
+		}
+	default:
+		return
 	}
 	if e, ok := err.(syscall.Errno); ok {
 		os.Exit(int(e))
@@ -39,9 +73,30 @@ func init() {
 	os.Exit(0)
 }
 
+// sendtoUnspec sends "x" with a 16-byte sockaddr of family AF_UNSPEC that
+// otherwise reads as a sockaddr_in; Go's syscall package cannot build one.
+func sendtoUnspec(fd int, port uint16, ip [4]byte) error {
+	var sa [16]byte // family 0
+	sa[2], sa[3] = byte(port>>8), byte(port)
+	copy(sa[4:8], ip[:])
+	msg := []byte("x")
+	_, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&msg[0])), 1, 0,
+		uintptr(unsafe.Pointer(&sa[0])), uintptr(len(sa)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // connectUnder runs the connect workload to target under decide and
 // returns its status (the errno connect gave it) and the records.
 func connectUnder(t *testing.T, target string, decide func([]event.Record) syscall.Errno) (int, *memSink) {
+	t.Helper()
+	return netUnder(t, argvConnect, target, decide)
+}
+
+// netUnder runs the workload argv0 (one of the argv constants) to target.
+func netUnder(t *testing.T, argv0, target string, decide func([]event.Record) syscall.Errno) (int, *memSink) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -49,7 +104,7 @@ func connectUnder(t *testing.T, target string, decide func([]event.Record) sysca
 	}
 	sink := &memSink{}
 	s, err := Start(Options{
-		Path: self, Argv: []string{argvConnect, target}, Env: os.Environ(),
+		Path: self, Argv: []string{argv0, target}, Env: os.Environ(),
 		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink, Decide: decide,
 	})
 	requireUnotify(t, err)
@@ -194,7 +249,7 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err := os.WriteFile(exe, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestDecide(RefusesConnect|OtherErrno)$", "-test.v", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^(TestDecideRefusesConnect|TestDecideOtherErrno|TestSendtoUnspec)$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
@@ -204,9 +259,98 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno"} {
+	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534, %s did not pass:\n%s", name, out)
+		}
+	}
+}
+
+// udpArrivedBefore sends a sentinel datagram to pc from this process and
+// reads until it comes: it reports whether another datagram came first.
+func udpArrivedBefore(t *testing.T, pc net.PacketConn) (other bool) {
+	t.Helper()
+	c, err := net.Dial(pc.LocalAddr().Network(), pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("sentinel")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from.String() == c.LocalAddr().String() && string(buf[:n]) == "sentinel" {
+			return other
+		}
+		other = true
+	}
+}
+
+// TestSendtoUnspec: an AF_UNSPEC destination on an IPv4 UDP socket is a
+// real destination for the kernel (udp_sendmsg), so it is recorded as one
+// and Decide can refuse it; on an IPv6 UDP socket it names nothing and is
+// not recorded.
+func TestSendtoUnspec(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	isDest := func(r event.Record) bool {
+		n, ok := r.(*event.Net)
+		return ok && n.Op == "send" && n.Proto == "udp" && n.Family == "inet" && n.Addr == "127.0.0.1" && n.Port == port
+	}
+	status, sink := netUnder(t, argvUnspec4, pc.LocalAddr().String(), nil)
+	if status != 0 {
+		t.Fatalf("AF_UNSPEC sendto: errno %d (%s)", status, syscall.Errno(status))
+	}
+	if !udpArrivedBefore(t, pc) {
+		t.Fatal("the AF_UNSPEC datagram did not arrive: the kernel did not take it as IPv4 here")
+	}
+	found := false
+	for _, r := range sink.recs {
+		found = found || isDest(r)
+	}
+	if !found {
+		t.Fatalf("the AF_UNSPEC sendto to 127.0.0.1:%d was not recorded: %v", port, sink.recs)
+	}
+
+	status, _ = netUnder(t, argvUnspec4, pc.LocalAddr().String(), func(recs []event.Record) syscall.Errno {
+		for _, r := range recs {
+			if isDest(r) {
+				return syscall.ECONNREFUSED
+			}
+		}
+		return 0
+	})
+	if status != int(syscall.ECONNREFUSED) {
+		t.Fatalf("refused AF_UNSPEC sendto: errno %d, want ECONNREFUSED", status)
+	}
+	if udpArrivedBefore(t, pc) {
+		t.Fatal("the refused AF_UNSPEC datagram was sent")
+	}
+
+	pc6, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc6.Close()
+	status, sink = netUnder(t, argvUnspec6, pc6.LocalAddr().String(), nil)
+	if status != 0 {
+		t.Fatalf("AF_UNSPEC sendto on a connected IPv6 socket: errno %d (%s)", status, syscall.Errno(status))
+	}
+	if !udpArrivedBefore(t, pc6) {
+		t.Fatal("the datagram did not reach the IPv6 peer")
+	}
+	for _, r := range sink.recs {
+		if n, ok := r.(*event.Net); ok && n.Op == "send" {
+			t.Fatalf("an AF_UNSPEC send on an IPv6 socket was recorded as a destination: %+v", n)
 		}
 	}
 }

@@ -45,6 +45,9 @@
 //   - sendto with a NULL address (send on a connected socket) is not
 //     notified: the connect was recorded already. sendmsg/sendmmsg are
 //     notified and every message that names a destination is recorded.
+//   - An AF_UNSPEC destination of a send is recorded as the IPv4 address
+//     its bytes hold when the socket is an AF_INET UDP one: udp_sendmsg
+//     sends there. On other sockets it names no destination.
 //   - The protocol of a socket comes from the socket itself: pidfd_getfd
 //     and getsockopt(SO_PROTOCOL) on the duplicate.
 //   - Named AF_UNIX bind/connect (and sendto/sendmsg to a named socket) are

@@ -27,6 +27,19 @@ func (sup *supervisor) sock(t *thread, sys, op string, fd int, addr, alen uint64
 		return proto
 	}
 	switch binary.LittleEndian.Uint16(buf) {
+	case unix.AF_UNSPEC:
+		// udp_sendmsg takes an AF_UNSPEC destination on an AF_INET socket
+		// as an IPv4 one (sin_port, sin_addr): the datagram goes there.
+		// Elsewhere it names nothing (UDPv6 sends to the connected peer,
+		// connect disconnects, ping and TCP refuse it), so the socket is
+		// asked first; this path is rare enough for the extra dup.
+		if op != "send" || len(buf) < 16 { // udp_sendmsg: EINVAL below sizeof(sockaddr_in)
+			return proto
+		}
+		if p := sup.unspecUDP(t, fd); p >= 0 {
+			ip := netip.AddrFrom4([4]byte(buf[4:8]))
+			sup.netEvent(t, sys, op, "inet", ip, binary.BigEndian.Uint16(buf[2:4]), fd, p)
+		}
 	case unix.AF_UNIX:
 		path := buf[2:]
 		if len(path) == 0 || path[0] == 0 {
@@ -99,16 +112,8 @@ func protoName(p int) string {
 // getsockopt(SO_PROTOCOL). /proc/net tables do not list a socket before
 // it is bound or connected, which is exactly when we look.
 func (sup *supervisor) proto(t *thread, fd int) int {
-	p := t.p
-	if p.pidfd < 0 {
-		pfd, err := unix.PidfdOpen(p.tgid, 0)
-		if err != nil {
-			return -1
-		}
-		p.pidfd = pfd
-	}
-	dup, err := unix.PidfdGetfd(p.pidfd, fd, 0)
-	if err != nil {
+	dup := sup.dupFD(t, fd)
+	if dup < 0 {
 		return -1
 	}
 	defer unix.Close(dup)
@@ -126,6 +131,43 @@ func (sup *supervisor) proto(t *thread, fd int) int {
 		}
 	}
 	return proto
+}
+
+// dupFD duplicates the tracee's fd into our process (pidfd_getfd), or
+// returns -1.
+func (sup *supervisor) dupFD(t *thread, fd int) int {
+	p := t.p
+	if p.pidfd < 0 {
+		pfd, err := unix.PidfdOpen(p.tgid, 0)
+		if err != nil {
+			return -1
+		}
+		p.pidfd = pfd
+	}
+	dup, err := unix.PidfdGetfd(p.pidfd, fd, 0)
+	if err != nil {
+		return -1
+	}
+	return dup
+}
+
+// unspecUDP returns the protocol of fd when it is an AF_INET UDP (or
+// UDP-Lite) socket, the one kind that sends to an AF_UNSPEC address, and
+// -1 otherwise.
+func (sup *supervisor) unspecUDP(t *thread, fd int) int {
+	dup := sup.dupFD(t, fd)
+	if dup < 0 {
+		return -1
+	}
+	defer unix.Close(dup)
+	if d, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN); err != nil || d != unix.AF_INET {
+		return -1
+	}
+	p, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil || (p != unix.IPPROTO_UDP && p != unix.IPPROTO_UDPLITE) {
+		return -1
+	}
+	return p
 }
 
 // sendmsg records the destination of one message, if it names one.
