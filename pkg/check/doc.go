@@ -76,9 +76,11 @@
 // a cooperative program): a sockaddr that cannot be read (sandlock: EIO;
 // we warn, and the kernel then fails the call with EFAULT itself), a
 // socket whose protocol cannot be named, e.g. SCTP (sandlock:
-// ECONNREFUSED; we warn), and a destination of another family on an IP
-// socket, such as AF_UNSPEC on a UDP socket, which udp_sendmsg takes as an
-// IPv4 address (sandlock: EAFNOSUPPORT; the supervisor records nothing).
+// ECONNREFUSED; we warn), and a send to an AF_UNSPEC address on an IPv4
+// UDP socket, which udp_sendmsg takes as an IPv4 destination: we check it
+// as that address (refused with ECONNREFUSED when no rule allows it),
+// where sandlock, whose parser knows AF_INET and AF_INET6 only, refuses it
+// even to an allowed address (EAFNOSUPPORT).
 // io_uring, which seccomp cannot see into, is refused by sandlock's
 // blocklist here too.
 //
