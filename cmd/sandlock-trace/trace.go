@@ -52,6 +52,12 @@ and writes one NDJSON event per observed file, exec and socket operation,
 then a "peak" record (resources) and an "exit" record. CMD runs exactly as it
 would alone: every notified syscall is let through unchanged.
 
+The peak record's mem_bytes follows sandlock's memory ledger (anonymous
+mappings, PROT_NONE reservations included, not RSS). Read-write mappings
+under 1 MiB are not traced one by one but counted through /proc/PID/statm,
+so a burst of them that comes and goes within 10 ms can be missed; leave
+headroom in the limit (sandlock-collapse does).
+
 Events go to stdout, and CMD's own stdout is then sent to stderr so it cannot
 corrupt the stream; with -o the events go to FILE and CMD keeps stdout.
 
@@ -463,14 +469,19 @@ func uname(release bool) string {
 // known (after Start, before Run).
 type acctProxy struct{ t *peak.Tracker }
 
-func (a *acctProxy) Mmap(tgid int, n uint64) {
+func (a *acctProxy) Mmap(tgid int, n, prot, flags uint64) {
 	if a.t != nil {
-		a.t.Mmap(tgid, n)
+		a.t.Mmap(tgid, n, prot, flags)
 	}
 }
-func (a *acctProxy) Munmap(tgid int, n uint64) {
+func (a *acctProxy) Munmap(tgid int, addr, n uint64) {
 	if a.t != nil {
-		a.t.Munmap(tgid, n)
+		a.t.Munmap(tgid, addr, n)
+	}
+}
+func (a *acctProxy) Mprotect(tgid int, addr, n, prot uint64) {
+	if a.t != nil {
+		a.t.Mprotect(tgid, addr, n, prot)
 	}
 }
 func (a *acctProxy) Brk(tgid int, addr uint64) {
@@ -478,9 +489,9 @@ func (a *acctProxy) Brk(tgid int, addr uint64) {
 		a.t.Brk(tgid, addr)
 	}
 }
-func (a *acctProxy) Mremap(tgid int, o, n uint64) {
+func (a *acctProxy) Mremap(tgid int, addr, o, n uint64) {
 	if a.t != nil {
-		a.t.Mremap(tgid, o, n)
+		a.t.Mremap(tgid, addr, o, n)
 	}
 }
 func (a *acctProxy) Fork(tgid int) {

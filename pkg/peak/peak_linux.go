@@ -36,10 +36,21 @@ type proc struct {
 	kids    *os.File // any of these four may be nil when the tracer is out
 	fdDir   *os.File // of fds (then paths are used)
 	armed   bool     // false only for the tracer's pre-exec helper image
-	charge  int64    // ledger charge in bytes
+	charge  int64    // ledger charge in bytes: dcharge + the rest
+	dcharge int64    // the part statm data covers (floored at it); see Mmap
 	brk     uint64   // current break as the ledger knows it; 0 = unknown
 	brkMin  uint64   // start_brk of the image; 0 = unknown
-	pending []time.Time
+	fresh   bool     // the image was just executed: its heap is empty
+	maps    int      // /proc/PID/maps for PROCMAP_QUERY, opened on first need; -1
+	pending []fork
+}
+
+// fork is a pending fork of a process: when it was made and the parent's
+// break then, which the child inherits (so its first brk needs no /proc
+// read and its inherited heap is not charged twice).
+type fork struct {
+	at          time.Time
+	brk, brkMin uint64
 }
 
 // Tracker accumulates the peaks of one process tree. All methods are safe for
@@ -56,6 +67,7 @@ type Tracker struct {
 	selfExe  unix.Stat_t
 	selfOK   bool
 	noPidfd  bool
+	noQuery  bool // PROCMAP_QUERY is not available
 	closed   bool
 	buf      []byte // small reads under mu
 	dbuf     []byte // getdents under mu
@@ -108,23 +120,94 @@ func (t *Tracker) Seen(tgid int) {
 	t.getLocked(tgid)
 }
 
-// Mmap charges an anonymous mapping of length bytes that tgid asks for.
-func (t *Tracker) Mmap(tgid int, length uint64) {
+// Mmap charges an anonymous mapping of length bytes that tgid asks for,
+// with mmap's prot and flags arguments: a private writable mapping is the
+// kind statm data counts (see InData), so its charge is the part of the
+// ledger the statm floor applies to; any other (PROT_NONE reservations,
+// read-only or shared mappings) is charged on top of that floor.
+func (t *Tracker) Mmap(tgid int, length, prot, flags uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.chargeableLocked(tgid); p != nil {
 		t.floorLocked(p, t.readDataLocked(p))
-		t.chargeLocked(p, length)
+		t.chargeLocked(p, length, InData(prot, flags))
 	}
 }
 
-// Munmap credits length bytes to tgid.
-func (t *Tracker) Munmap(tgid int, length uint64) {
+// InData reports whether an anonymous mapping with these mmap prot and
+// flags arguments is counted by the kernel in statm's data field
+// (mm->data_vm: private and writable; the stack is added too): such a
+// mapping is seen by the statm floor even when it is never notified.
+func InData(prot, flags uint64) bool {
+	const mapType, mapPrivate = 0x0f, 0x02
+	return prot&unix.PROT_WRITE != 0 && flags&mapType == mapPrivate && flags&unix.MAP_HUGETLB == 0
+}
+
+// Munmap credits the range [addr, addr+length) to tgid. The process is
+// stopped before the call, so its statm data still includes the range:
+// the floor is applied first, so that a range made of mappings never
+// notified (small ones, see the package doc) is credited from the part
+// that counted them, never from another mapping's charge.
+func (t *Tracker) Munmap(tgid int, addr, length uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.chargeableLocked(tgid); p != nil {
-		t.creditLocked(p, length)
+		t.floorLocked(p, t.readDataLocked(p))
+		t.creditRangeLocked(p, addr, length)
 	}
+}
+
+// Mprotect accounts mprotect(addr, length, prot) by tgid. Only a change to
+// writable matters: an anonymous private mapping that was not writable
+// (a PROT_NONE reservation, charged on top of the statm floor) enters
+// statm data, so that much of its charge moves under the floor instead of
+// being counted twice (glibc maps thread stacks and grows its per-thread
+// arenas this way).
+func (t *Tracker) Mprotect(tgid int, addr, length, prot uint64) {
+	if prot&unix.PROT_WRITE == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.chargeableLocked(tgid)
+	if p == nil {
+		return
+	}
+	s, ok := t.splitRangeLocked(p, addr, length)
+	if !ok {
+		return // counted twice at worst: over, never under
+	}
+	if m := int64(min(s.anonRO, maxLen)); m > 0 {
+		m = min(m, p.charge-p.dcharge)
+		p.dcharge += m
+	}
+}
+
+// creditRangeLocked credits an unmapped range to p: the part statm data
+// counts from the floored part of the charge, the rest from the part on
+// top of it, nothing for holes. When the kernel cannot tell which part is
+// which, the floored part goes first (see creditLocked).
+func (t *Tracker) creditRangeLocked(p *proc, addr, length uint64) {
+	s, ok := t.splitRangeLocked(p, addr, length)
+	if !ok {
+		t.creditLocked(p, length)
+		return
+	}
+	d := int64(min(s.data, maxLen))
+	o := int64(min(s.anonRO+s.other, maxLen))
+	before := p.charge
+	top := p.charge - p.dcharge
+	// The part statm data counts: from the floored part, any excess
+	// from the part on top.
+	a := min(d, p.dcharge)
+	p.dcharge -= a
+	top -= min(d-a, top)
+	// The rest: from the part on top, any excess from the floored part.
+	c := min(o, top)
+	top -= c
+	p.dcharge -= min(o-c, p.dcharge)
+	p.charge = p.dcharge + top
+	t.total -= before - p.charge
 }
 
 // Brk accounts brk(addr) by tgid: the change from its previous break is
@@ -137,10 +220,21 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 		return
 	}
 	if p.brk == 0 {
-		// The caller is stopped before the syscall, so /proc shows the
-		// break as it is before this call.
-		p.brkMin, p.brk = readBreak(tgid)
+		if p.fresh {
+			// A new image has an empty heap: its break is start_brk,
+			// one read of /proc/PID/stat (the maps file costs ten
+			// times that and this is on the answer path).
+			if v := statField(readStat(tgid), 47); v > 0 {
+				p.brkMin, p.brk = uint64(v), uint64(v)
+			}
+		}
+		if p.brk == 0 {
+			// The caller is stopped before the syscall, so /proc
+			// shows the break as it is before this call.
+			p.brkMin, p.brk = readBreak(tgid)
+		}
 	}
+	p.fresh = false
 	if addr == 0 || p.brk == 0 || (p.brkMin != 0 && addr < p.brkMin) {
 		// A query, an unreadable baseline, or a request the kernel
 		// refuses (below the heap's start) changes nothing.
@@ -152,27 +246,32 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 	switch {
 	case addr > p.brk:
 		t.floorLocked(p, t.readDataLocked(p))
-		t.chargeLocked(p, addr-p.brk)
+		t.chargeLocked(p, addr-p.brk, true)
 	case addr < p.brk:
+		t.floorLocked(p, t.readDataLocked(p))
 		t.creditLocked(p, p.brk-addr)
 	}
 	p.brk = addr
 }
 
-// Mremap accounts mremap of a mapping from oldLen to newLen bytes.
-func (t *Tracker) Mremap(tgid int, oldLen, newLen uint64) {
+// Mremap accounts mremap of the mapping at addr from oldLen to newLen
+// bytes.
+func (t *Tracker) Mremap(tgid int, addr, oldLen, newLen uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.chargeableLocked(tgid)
 	if p == nil {
 		return
 	}
+	// Growth is charged to the part the statm floor applies to: it can
+	// only be counted more (never less) than sandlock would.
 	switch {
 	case newLen > oldLen:
 		t.floorLocked(p, t.readDataLocked(p))
-		t.chargeLocked(p, newLen-oldLen)
+		t.chargeLocked(p, newLen-oldLen, true)
 	case newLen < oldLen:
-		t.creditLocked(p, oldLen-newLen)
+		t.floorLocked(p, t.readDataLocked(p))
+		t.creditRangeLocked(p, addr+newLen, oldLen-newLen)
 	}
 }
 
@@ -190,14 +289,14 @@ func (t *Tracker) Fork(tgid int) {
 	t.reapLocked()
 	if len(p.pending) > 0 {
 		// The earlier forks of this parent: find their children now.
-		kids, threads := t.childrenLocked(p.tgid)
+		kids, threads := t.childrenLocked(p)
 		t.adoptChildrenLocked(p, kids)
 		// A single-threaded parent is back in fork, so its earlier forks
 		// have returned; a child still missing is already gone.
 		single := threads == 1
 		t.expireLocked(p, func(at time.Time) bool { return single || now.Sub(at) >= ForkGrace })
 	}
-	p.pending = append(p.pending, now)
+	p.pending = append(p.pending, fork{at: now, brk: p.brk, brkMin: p.brkMin})
 	t.pending++
 	t.notePeaksLocked()
 }
@@ -213,9 +312,16 @@ func (t *Tracker) Exec(tgid int) {
 		return
 	}
 	t.total -= p.charge
-	p.charge = 0
+	p.charge, p.dcharge = 0, 0
 	p.brk, p.brkMin = 0, 0
+	p.fresh = true
 	p.armed = true
+	if p.maps >= 0 {
+		// The maps file stays bound to the address space it was
+		// opened on, which the exec replaced.
+		unix.Close(p.maps)
+		p.maps = -1
+	}
 }
 
 // FD records that tgid holds file descriptor fd (seen in a notification's
@@ -336,7 +442,7 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 		}
 		return nil
 	}
-	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, statm: statm, armed: true}
+	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, statm: statm, armed: true, maps: -1}
 	// Re-reading open /proc files (pread at 0, lseek + getdents) costs
 	// a third of the syscalls of opening them by path on every pass.
 	// Failing here (EMFILE in a huge tree) only costs speed.
@@ -345,6 +451,9 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 	p.fdDir, _ = os.Open(procPath(t.buf, tgid, "/fd"))
 	t.procs[tgid] = p
 	if pp := t.procs[parent]; pp != nil && len(pp.pending) > 0 {
+		// The child of the oldest pending fork; a forked child's
+		// break is its parent's at the fork.
+		p.brk, p.brkMin = pp.pending[0].brk, pp.pending[0].brkMin
 		pp.pending = pp.pending[1:]
 		t.pending--
 	}
@@ -357,6 +466,9 @@ func (t *Tracker) removeLocked(p *proc) {
 	t.pending -= len(p.pending)
 	if p.pidfd >= 0 {
 		unix.Close(p.pidfd)
+	}
+	if p.maps >= 0 {
+		unix.Close(p.maps)
 	}
 	for _, f := range []*os.File{p.statm, p.stat, p.kids, p.fdDir} {
 		if f != nil {
@@ -427,30 +539,42 @@ func (t *Tracker) readDataLocked(p *proc) int64 {
 	return data * t.pageSize
 }
 
-// floorLocked raises p's charge to at least floor bytes.
+// floorLocked raises the part of p's charge that statm data covers to at
+// least floor bytes (the rest, reservations and other mappings data does
+// not count, stays on top).
 func (t *Tracker) floorLocked(p *proc, floor int64) {
-	if floor > p.charge {
-		t.total += floor - p.charge
-		p.charge = floor
+	if floor > p.dcharge {
+		t.total += floor - p.dcharge
+		p.charge += floor - p.dcharge
+		p.dcharge = floor
 		t.noteMemLocked()
 	}
 }
 
-func (t *Tracker) chargeLocked(p *proc, n uint64) {
+// chargeLocked charges n bytes to p, to the data-covered part if inData.
+func (t *Tracker) chargeLocked(p *proc, n uint64, inData bool) {
 	if n > maxLen {
 		n = maxLen
 	}
 	p.charge += int64(n)
+	if inData {
+		p.dcharge += int64(n)
+	}
 	t.total += int64(n)
 	t.noteMemLocked()
 }
 
+// creditLocked takes n bytes off p's charge, from the data-covered part
+// first: which kind of mapping a range was is not known here, and taking
+// it from that part can only leave the ledger higher than the exact
+// attribution (the floor brings the part back to data), never lower.
 func (t *Tracker) creditLocked(p *proc, n uint64) {
 	c := int64(min(n, maxLen))
 	if c > p.charge {
 		c = p.charge
 	}
 	p.charge -= c
+	p.dcharge -= min(c, p.dcharge)
 	t.total -= c
 }
 
@@ -467,10 +591,23 @@ func (t *Tracker) notePeaksLocked() {
 	}
 }
 
-// childrenLocked lists the children of every task of pid, and counts the
-// tasks.
-func (t *Tracker) childrenLocked(pid int) ([]int, int) {
+// childrenLocked lists the children of every task of p, and counts the
+// tasks. It runs on the answer path of a fork: a single-threaded process
+// (the common case) costs two preads on handles kept open, not a directory
+// scan and an open per task.
+func (t *Tracker) childrenLocked(p *proc) ([]int, int) {
 	t.ints = t.ints[:0]
+	pid := p.tgid
+	if p.stat != nil && p.kids != nil {
+		n, _ := p.stat.ReadAt(t.buf[:cap(t.buf)], 0)
+		if _, threads := statStateThreads(t.buf[:max(n, 0)]); threads == 1 && n < cap(t.buf) {
+			// A full buffer may be a cut list: read it by path below.
+			if n, _ = p.kids.ReadAt(t.buf[:cap(t.buf)], 0); n < cap(t.buf) {
+				t.ints = appendInts(t.ints, t.buf[:max(n, 0)])
+				return t.ints, 1
+			}
+		}
+	}
 	tids := t.tids[:0]
 	if t.dbuf == nil {
 		t.dbuf = make([]byte, 8192)
@@ -500,12 +637,12 @@ func (t *Tracker) adoptChildrenLocked(p *proc, kids []int) {
 // have been found by now.
 func (t *Tracker) expireLocked(p *proc, drop func(time.Time) bool) {
 	kept := p.pending[:0]
-	for _, at := range p.pending {
-		if drop(at) {
+	for _, f := range p.pending {
+		if drop(f.at) {
 			t.pending--
 			continue
 		}
-		kept = append(kept, at)
+		kept = append(kept, f)
 	}
 	p.pending = kept
 }

@@ -221,7 +221,7 @@ func TestStatmFloorBeforeCharge(t *testing.T) {
 	if data < 64*mib {
 		t.Fatalf("statm data %d < 64 MiB: the helper did not map what it should", data)
 	}
-	tr.Mmap(c.pid, 4*kib)
+	tr.Mmap(c.pid, 4*kib, 0, privAnon)
 	c.do("mmap %d", 4*kib)
 	if got, want := tr.Peak().MemBytes, data+4*kib; got != want {
 		t.Fatalf("mem_bytes = %d, want statm data %d + 4 KiB = %d", got, data, want)
@@ -250,8 +250,8 @@ func TestReservationChargedNotRSS(t *testing.T) {
 	c := startMemctl(t)
 	tr := newTracker(t, c.pid)
 	data := statmData(t, c.pid)
-	tr.Mmap(c.pid, 512*mib)
-	c.do("mmap %d", 512*mib)
+	tr.Mmap(c.pid, 512*mib, 0, privAnon)
+	addr := hexAddr(t, c.do("mmap %d", 512*mib))
 	c.do("touch %d", 1*mib)
 	tr.Sample()
 	p := tr.Peak()
@@ -264,7 +264,7 @@ func TestReservationChargedNotRSS(t *testing.T) {
 
 	// munmap gives the reservation back; the peak stays.
 	before := tr.ledger()
-	tr.Munmap(c.pid, 512*mib)
+	tr.Munmap(c.pid, addr, 512*mib)
 	c.do("munmap")
 	if got := tr.ledger(); got != before-512*mib {
 		t.Fatalf("ledger after munmap = %d, want %d - 512 MiB", got, before)
@@ -279,7 +279,7 @@ func TestExitGivesChargeBack(t *testing.T) {
 	tr := newTracker(t, a.pid)
 	tr.Seen(b.pid) // a second process of the tree, found by notification
 
-	tr.Mmap(a.pid, 256*mib)
+	tr.Mmap(a.pid, 256*mib, 0, privAnon)
 	a.do("mmap %d", 256*mib)
 	peakA := tr.Peak().MemBytes
 	if peakA < 256*mib {
@@ -292,7 +292,7 @@ func TestExitGivesChargeBack(t *testing.T) {
 	if got := tr.ledger(); got >= 256*mib {
 		t.Fatalf("ledger = %d: the exited process kept its charge", got)
 	}
-	tr.Mmap(b.pid, 256*mib)
+	tr.Mmap(b.pid, 256*mib, 0, privAnon)
 	b.do("mmap %d", 256*mib)
 	// Had a's charge stayed, the sum would be over 512 MiB.
 	if got := tr.Peak().MemBytes; got >= 512*mib {
@@ -304,7 +304,7 @@ func TestExecGivesChargeBack(t *testing.T) {
 	path := memctl(t)
 	c := start(t, path)
 	tr := newTracker(t, c.pid)
-	tr.Mmap(c.pid, 256*mib)
+	tr.Mmap(c.pid, 256*mib, 0, privAnon)
 	c.do("mmap %d", 256*mib)
 	first := tr.Peak().MemBytes
 
@@ -315,7 +315,7 @@ func TestExecGivesChargeBack(t *testing.T) {
 		t.Fatalf("ledger = %d right after exec, want 0", got)
 	}
 	data := statmData(t, c.pid)
-	tr.Mmap(c.pid, 4*kib)
+	tr.Mmap(c.pid, 4*kib, 0, privAnon)
 	c.do("mmap %d", 4*kib)
 	if got, want := tr.ledger(), data+4*kib; got != want {
 		t.Fatalf("ledger = %d after exec + mmap, want %d (the old 256 MiB gone)", got, want)
@@ -362,17 +362,17 @@ func TestBrkChargesChangeFromPreviousBreak(t *testing.T) {
 func TestMremapChargesGrowthCreditsShrink(t *testing.T) {
 	c := startMemctl(t)
 	tr := newTracker(t, c.pid)
-	tr.Mmap(c.pid, 1*mib)
-	c.do("mmap %d", 1*mib)
+	tr.Mmap(c.pid, 1*mib, 0, privAnon)
+	addr := hexAddr(t, c.do("mmap %d", 1*mib))
 	before := tr.ledger()
 	data := statmData(t, c.pid)
-	tr.Mremap(c.pid, 1*mib, 8*mib)
-	c.do("mremap %d", 8*mib)
+	tr.Mremap(c.pid, addr, 1*mib, 8*mib)
+	addr = hexAddr(t, c.do("mremap %d", 8*mib))
 	if got, want := tr.ledger(), max(before, data)+7*mib; got != want {
 		t.Fatalf("ledger = %d after growing 1 -> 8 MiB, want %d", got, want)
 	}
 	grown := tr.ledger()
-	tr.Mremap(c.pid, 8*mib, 2*mib)
+	tr.Mremap(c.pid, addr, 8*mib, 2*mib)
 	c.do("mremap %d", 2*mib)
 	if got := tr.ledger(); got != grown-6*mib {
 		t.Fatalf("ledger = %d after shrinking 8 -> 2 MiB, want %d", got, grown-6*mib)
@@ -382,13 +382,13 @@ func TestMremapChargesGrowthCreditsShrink(t *testing.T) {
 func TestCreditNeverGoesBelowZero(t *testing.T) {
 	a, b := startMemctl(t), startMemctl(t)
 	tr := newTracker(t, a.pid)
-	tr.Mmap(b.pid, 64*mib)
+	tr.Mmap(b.pid, 64*mib, 0, privAnon)
 	b.do("mmap %d", 64*mib)
 	before := tr.ledger()
 	// a unmaps something the ledger never charged to it (mapped before
 	// the trace): that must not eat b's charge.
-	a.do("mmaprw %d", 16*mib)
-	tr.Munmap(a.pid, 16*mib)
+	addr := hexAddr(t, a.do("mmaprw %d", 16*mib))
+	tr.Munmap(a.pid, addr, 16*mib)
 	a.do("munmap")
 	if got := tr.ledger(); got < before {
 		t.Fatalf("ledger = %d < %d: a credit reached another process's charge", got, before)
@@ -539,7 +539,7 @@ func TestPreExecHelperIsNotCharged(t *testing.T) {
 			tr := newTracker(t, c.pid)
 			// The helper runs this test binary: a Go runtime with tens of
 			// MiB of statm data that is the tracer's, not the workload's.
-			tr.Mmap(c.pid, 1<<30)
+			tr.Mmap(c.pid, 1<<30, 0, privAnon)
 			tr.Sample()
 			if p := tr.Peak(); p.MemBytes != 0 || p.RSSBytes != 0 || p.Threads != 1 || p.Processes != 1 {
 				t.Fatalf("pre-exec helper measured: %+v, want only processes=1 (threads=1 as its floor)", p)
@@ -552,7 +552,7 @@ func TestPreExecHelperIsNotCharged(t *testing.T) {
 				tr.Sample() // sees it running another image
 			}
 			data := statmData(t, c.pid)
-			tr.Mmap(c.pid, 4*kib)
+			tr.Mmap(c.pid, 4*kib, 0, privAnon)
 			c.do("mmap %d", 4*kib)
 			if got, want := tr.Peak().MemBytes, data+4*kib; got != want {
 				t.Fatalf("mem_bytes = %d after exec, want %d", got, want)
@@ -629,7 +629,7 @@ func TestGoneProcessIsIgnored(t *testing.T) {
 	tr := newTracker(t, a.pid)
 	bpid := b.pid
 	b.exit()
-	tr.Mmap(bpid, 1<<30) // a late call for a reaped process
+	tr.Mmap(bpid, 1<<30, 0, privAnon) // a late call for a reaped process
 	tr.Fork(bpid)
 	if got := tr.Peak(); got.MemBytes >= 1<<30 || got.Processes != 1 {
 		t.Fatalf("a reaped pid was charged or counted: %+v", got)
@@ -654,7 +654,7 @@ func TestConcurrentUseWithSampler(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
 				tr.Seen(c.pid)
-				tr.Mmap(c.pid, 1*mib)
+				tr.Mmap(c.pid, 1*mib, 0, privAnon)
 				c.do("mmap %d", 1*mib)
 				tr.FD(c.pid, 10)
 				_ = tr.Peak()
@@ -749,6 +749,85 @@ func BenchmarkMmapCall(b *testing.B) {
 	c := startMemctl(b)
 	tr := newTracker(b, c.pid)
 	for i := 0; i < b.N; i++ {
-		tr.Mmap(c.pid, 4096)
+		tr.Mmap(c.pid, 4096, 0, privAnon)
+	}
+}
+
+// privAnon are the mmap flags of an ordinary anonymous mapping.
+const privAnon = unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+
+// Small private writable mappings are not notified (pkg/seccomp's filter):
+// statm data counts them. In a process whose charge is far above its data
+// (a PROT_NONE reservation), a floor of max(charge, data) would lose them;
+// the floor applies only to the part of the charge data covers.
+func TestUnnotifiedSmallMapsCountOnTopOfReservation(t *testing.T) {
+	c := startMemctl(t)
+	tr := newTracker(t, c.pid)
+	tr.Mmap(c.pid, 512*mib, 0, privAnon)
+	c.do("mmap %d", 512*mib)
+	for range 40 {
+		c.do("mmaprw %d", 256*kib) // 10 MiB, never reported
+	}
+	tr.Sample()
+	data := statmData(t, c.pid)
+	if data < 10*mib {
+		t.Fatalf("statm data %d < 10 MiB: the helper did not map what it should", data)
+	}
+	if got, want := tr.Peak().MemBytes, 512*mib+data; got < want {
+		t.Fatalf("mem_bytes = %d, want >= 512 MiB reservation + statm data %d = %d", got, data, want)
+	}
+	if !InData(unix.PROT_READ|unix.PROT_WRITE, privAnon) || InData(0, privAnon) ||
+		InData(unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS) {
+		t.Fatal("InData: want true only for private writable mappings")
+	}
+}
+
+// A large munmap of a range made of unnotified mappings (adjacent small
+// ones merge into one) must be credited from what counted them, not from
+// a reservation that is still mapped.
+func TestMunmapOfUnnotifiedRangeKeepsReservation(t *testing.T) {
+	c := startMemctl(t)
+	tr := newTracker(t, c.pid)
+	tr.Mmap(c.pid, 256*mib, 0, privAnon)
+	c.do("mmap %d", 256*mib)
+	addr := hexAddr(t, c.do("mmaprw %d", 4*mib)) // not reported
+	tr.Munmap(c.pid, addr, 4*mib)
+	c.do("munmap")
+	if got := tr.ledger(); got < 256*mib {
+		t.Fatalf("ledger = %d after unmapping 4 MiB never charged: the 256 MiB reservation lost its charge", got)
+	}
+}
+
+func hexAddr(t *testing.T, s string) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		t.Fatalf("want an address from memctl, got %q", s)
+	}
+	return v
+}
+
+// A reservation made writable (glibc's thread stacks and arena growth)
+// enters statm data: its charge must move under the floor, not count
+// twice.
+func TestMprotectWritableMovesReservationUnderFloor(t *testing.T) {
+	c := startMemctl(t)
+	tr := newTracker(t, c.pid)
+	addr := hexAddr(t, c.do("mmap %d", 64*mib))
+	tr.Mmap(c.pid, 64*mib, 0, privAnon)
+	tr.Mprotect(c.pid, addr, 64*mib, unix.PROT_READ|unix.PROT_WRITE)
+	c.do("touch %d", 64*mib)
+	tr.Sample()
+	data := statmData(t, c.pid)
+	if data < 64*mib {
+		t.Fatalf("statm data %d < 64 MiB after mprotect RW", data)
+	}
+	if got := tr.ledger(); got != data {
+		t.Fatalf("ledger = %d, want statm data %d (the 64 MiB once, not twice)", got, data)
+	}
+	// Back to PROT_NONE is not notified: it stays counted (over, never under).
+	tr.Mprotect(c.pid, addr, 64*mib, unix.PROT_READ)
+	if got := tr.ledger(); got != data {
+		t.Fatalf("ledger = %d after a read-only mprotect, want unchanged %d", got, data)
 	}
 }

@@ -27,10 +27,16 @@ const FlushInterval = 20 * time.Millisecond
 // (pkg/peak implements it). Each is called on the receiver thread before
 // the syscall is answered, so implementations must be quick.
 type Accounting interface {
-	Mmap(tgid int, length uint64)
-	Munmap(tgid int, length uint64)
+	// Mmap gets mmap's length, prot and flags arguments of an anonymous
+	// mapping. Small private writable ones are not notified (see the
+	// package doc: statm data counts them).
+	Mmap(tgid int, length, prot, flags uint64)
+	// Munmap is called only for lengths of at least SmallMap.
+	Munmap(tgid int, addr, length uint64)
+	// Mprotect is called only when prot includes PROT_WRITE.
+	Mprotect(tgid int, addr, length, prot uint64)
 	Brk(tgid int, addr uint64)
-	Mremap(tgid int, oldLen, newLen uint64)
+	Mremap(tgid int, addr, oldLen, newLen uint64)
 	Fork(tgid int)
 	Exec(tgid int)
 	Seen(tgid int)

@@ -34,8 +34,11 @@
 //
 // # Decisions
 //
-//   - Notified: the path and socket calls of the profile, anonymous or
-//     executable mmap (the filter tests the flags), munmap, brk, mremap,
+//   - Notified: the path and socket calls of the profile, executable mmap
+//     and anonymous mmap except small private writable ones (under
+//     SmallMap, 1 MiB, not MAP_FIXED: statm data counts them, see
+//     pkg/peak), munmap of at least SmallMap, mprotect to writable, brk,
+//     mremap,
 //     clone without CLONE_THREAD (tested in the filter), clone3, fork,
 //     vfork, chroot and io_uring_setup; with Options.Extra also the
 //     syscalls sandlock always blocks, so they can be counted.

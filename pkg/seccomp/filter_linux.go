@@ -19,7 +19,7 @@ var BaseSyscalls = []string{
 	"mkdir", "mkdirat", "mknod", "mknodat", "unlink", "unlinkat", "rmdir",
 	"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat", "truncate",
 	"connect", "bind", "sendto", "sendmsg", "sendmmsg",
-	"mmap", "munmap", "brk", "mremap", "clone", "clone3", "fork", "vfork",
+	"mmap", "munmap", "mprotect", "brk", "mremap", "clone", "clone3", "fork", "vfork",
 	"chroot", "io_uring_setup",
 }
 
@@ -47,6 +47,25 @@ const handoffMagic = 0x5a4c0000
 const (
 	offNr   = 0
 	offArch = 4
+)
+
+// SmallMap is the length below which a private writable anonymous mmap,
+// and any munmap, is not notified. Such a mapping is counted by the
+// kernel in statm's data field, which the peak ledger floors at (see the
+// package doc and pkg/peak); notifying it cost two round trips per file in
+// the open storm (cat maps and unmaps a 128 KiB buffer per file).
+const SmallMap = 1 << 20
+
+// Flags that keep a small anonymous mmap notified: MAP_FIXED may replace
+// a mapping that is already charged (sandlock charges it again, statm
+// data does not grow), and statm data may not count hugetlb mappings.
+const mapNotifyAlways = unix.MAP_FIXED | unix.MAP_HUGETLB
+
+// mapTypeMask and mapPrivate select MAP_PRIVATE exactly (not MAP_SHARED,
+// MAP_SHARED_VALIDATE or MAP_DROPPABLE).
+const (
+	mapTypeMask = 0x0f
+	mapPrivate  = 0x02
 )
 
 func argLo(i int) uint32 { return uint32(16 + 8*i) }
@@ -90,14 +109,51 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 		var block []bpf.Instruction
 		switch nr {
 		case unix.SYS_MMAP:
+			// Anonymous: notified unless it is small, private and
+			// writable (statm data counts it, see SmallMap); PROT_NONE
+			// reservations, shared and read-only mappings always are.
+			// Classic BPF sees 32-bit halves: len >= SmallMap <=>
+			// hi32 != 0 || lo32 >= SmallMap.
+			// File-backed: notified when executable (exec mappings).
 			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argLo(3), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.MAP_ANONYMOUS, SkipFalse: 1},
-				bpf.RetConstant{Val: retNotify},
+				/* 0 */ bpf.LoadAbsolute{Off: argLo(3), Size: 4},
+				/* 1 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.MAP_ANONYMOUS, SkipFalse: 11},
+				/* 2 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: mapNotifyAlways, SkipTrue: 9},
+				/* 3 */ bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mapTypeMask},
+				/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: mapPrivate, SkipFalse: 7},
+				/* 5 */ bpf.LoadAbsolute{Off: argLo(2), Size: 4},
+				/* 6 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.PROT_WRITE, SkipFalse: 5},
+				/* 7 */ bpf.LoadAbsolute{Off: argHi(1), Size: 4},
+				/* 8 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},
+				/* 9 */ bpf.LoadAbsolute{Off: argLo(1), Size: 4},
+				/* 10 */ bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: SmallMap, SkipTrue: 1},
+				/* 11 */ bpf.RetConstant{Val: retAllow},
+				/* 12 */ bpf.RetConstant{Val: retNotify},
+				/* 13 */ bpf.LoadAbsolute{Off: argLo(2), Size: 4},
+				/* 14 */ bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.PROT_EXEC, SkipFalse: 1},
+				/* 15 */ bpf.RetConstant{Val: retNotify},
+				/* 16 */ bpf.RetConstant{Val: retAllow},
+			}
+		case unix.SYS_MPROTECT:
+			// Only a change to writable: a reservation entering statm
+			// data (thread stacks, glibc's per-thread arenas).
+			block = []bpf.Instruction{
 				bpf.LoadAbsolute{Off: argLo(2), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.PROT_EXEC, SkipFalse: 1},
-				bpf.RetConstant{Val: retNotify},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.PROT_WRITE, SkipTrue: 1},
 				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
+			}
+		case unix.SYS_MUNMAP:
+			// Only large unmaps: a small one (of a mapping that was
+			// not notified, or a trim of one that was) is left
+			// uncredited, which can only over-count.
+			block = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argHi(1), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},
+				bpf.LoadAbsolute{Off: argLo(1), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: SmallMap, SkipTrue: 1},
+				bpf.RetConstant{Val: retAllow},
+				bpf.RetConstant{Val: retNotify},
 			}
 		case unix.SYS_CLONE:
 			block = []bpf.Instruction{

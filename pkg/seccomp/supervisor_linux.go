@@ -95,13 +95,14 @@ type supervisor struct {
 
 type nopAcct struct{}
 
-func (nopAcct) Mmap(int, uint64)           {}
-func (nopAcct) Munmap(int, uint64)         {}
-func (nopAcct) Brk(int, uint64)            {}
-func (nopAcct) Mremap(int, uint64, uint64) {}
-func (nopAcct) Fork(int)                   {}
-func (nopAcct) Exec(int)                   {}
-func (nopAcct) Seen(int)                   {}
+func (nopAcct) Mmap(int, uint64, uint64, uint64)     {}
+func (nopAcct) Munmap(int, uint64, uint64)           {}
+func (nopAcct) Mprotect(int, uint64, uint64, uint64) {}
+func (nopAcct) Brk(int, uint64)                      {}
+func (nopAcct) Mremap(int, uint64, uint64, uint64)   {}
+func (nopAcct) Fork(int)                             {}
+func (nopAcct) Exec(int)                             {}
+func (nopAcct) Seen(int)                             {}
 
 func newSupervisor(s *Session, names []string) *supervisor {
 	sup := &supervisor{
@@ -426,18 +427,22 @@ func (sup *supervisor) handle(n *notif) {
 	case unix.SYS_SENDMMSG:
 		sup.noteFD(t, int(int32(a[0])))
 		sup.sendmmsg(t, int(int32(a[0])), a[1], a[2])
+	case unix.SYS_SOCKET: // notified only on request (Options.Extra)
+		sup.socketCall(t, a[0], a[1], a[2])
 	case unix.SYS_MMAP:
 		if a[3]&unix.MAP_ANONYMOUS != 0 {
-			sup.acct.Mmap(p.tgid, a[1])
+			sup.acct.Mmap(p.tgid, a[1], a[2], a[3])
 		} else if a[2]&unix.PROT_EXEC != 0 {
 			sup.execMap(t, int(int32(a[4])))
 		}
 	case unix.SYS_MUNMAP:
-		sup.acct.Munmap(p.tgid, a[1])
+		sup.acct.Munmap(p.tgid, a[0], a[1])
+	case unix.SYS_MPROTECT:
+		sup.acct.Mprotect(p.tgid, a[0], a[1], a[2])
 	case unix.SYS_BRK:
 		sup.acct.Brk(p.tgid, a[0])
 	case unix.SYS_MREMAP:
-		sup.acct.Mremap(p.tgid, a[1], a[2])
+		sup.acct.Mremap(p.tgid, a[0], a[1], a[2])
 	case unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK:
 		sup.acct.Fork(p.tgid)
 	case unix.SYS_CLONE3:

@@ -21,7 +21,7 @@ var sysNums = map[string]int{
 	"truncate": unix.SYS_TRUNCATE,
 	"connect":  unix.SYS_CONNECT, "bind": unix.SYS_BIND, "sendto": unix.SYS_SENDTO, "sendmsg": unix.SYS_SENDMSG,
 	"sendmmsg": unix.SYS_SENDMMSG,
-	"mmap":     unix.SYS_MMAP, "munmap": unix.SYS_MUNMAP, "brk": unix.SYS_BRK, "mremap": unix.SYS_MREMAP,
+	"mmap":     unix.SYS_MMAP, "munmap": unix.SYS_MUNMAP, "mprotect": unix.SYS_MPROTECT, "brk": unix.SYS_BRK, "mremap": unix.SYS_MREMAP,
 	"clone": unix.SYS_CLONE, "clone3": unix.SYS_CLONE3, "fork": unix.SYS_FORK, "vfork": unix.SYS_VFORK,
 	"chroot": unix.SYS_CHROOT, "io_uring_setup": unix.SYS_IO_URING_SETUP,
 
@@ -42,4 +42,8 @@ var sysNums = map[string]int{
 	"shmget": unix.SYS_SHMGET, "shmat": unix.SYS_SHMAT, "shmdt": unix.SYS_SHMDT, "shmctl": unix.SYS_SHMCTL,
 	"msgget": unix.SYS_MSGGET, "msgsnd": unix.SYS_MSGSND, "msgrcv": unix.SYS_MSGRCV, "msgctl": unix.SYS_MSGCTL,
 	"semget": unix.SYS_SEMGET, "semop": unix.SYS_SEMOP, "semctl": unix.SYS_SEMCTL, "semtimedop": unix.SYS_SEMTIMEDOP,
+
+	// Only notified with Options.Extra: sandlock-check refuses and explains
+	// datagram sockets with it.
+	"socket": unix.SYS_SOCKET,
 }

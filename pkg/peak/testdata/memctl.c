@@ -3,11 +3,11 @@
  * The test calls the Tracker the way the supervisor would (before the
  * syscall runs), then sends the command.
  *
- *   mmap N      reserve N bytes PROT_NONE (anonymous, private)
+ *   mmap N      reserve N bytes PROT_NONE (anonymous, private); print its address
  *   mmaprw N    map N bytes read-write (anonymous, private), untouched
  *   touch N     make the first N bytes of the last mapping RW and write them
  *   munmap      unmap the last mapping
- *   mremap N    resize the last mapping to N bytes (may move)
+ *   mremap N    resize the last mapping to N bytes (may move); print its address
  *   brk         print the current break
  *   setbrk A    brk(A) (A in hex), print the new break
  *   dup N       dup2(0, N)
@@ -77,7 +77,7 @@ int main(void) {
 			if (last == MAP_FAILED)
 				return 3;
 			lastlen = n;
-			reply("ok", 0);
+			reply("%lx", (unsigned long)last);
 		} else if (strcmp(cmd, "brk") == 0) {
 			reply("%lx", (unsigned long)sbrk(0));
 		} else if (strcmp(cmd, "setbrk") == 0) {
