@@ -30,6 +30,8 @@ const (
 	// address whose bytes would read as 10.9.8.7:9 if taken for IPv4:
 	// UDPv6 sends to the connected peer instead.
 	argvUnspec6 = "seccomp-test-unspec6"
+	// create a socket of argv[1]'s kind: udp4, udp6 or tcp4.
+	argvSocket = "seccomp-test-socket"
 )
 
 func init() {
@@ -62,6 +64,15 @@ func init() {
 		if err == nil {
 			err = sendtoUnspec(fd, 9, [4]byte{10, 9, 8, 7})
 		}
+	case argvSocket:
+		dom, typ := syscall.AF_INET, syscall.SOCK_DGRAM
+		switch os.Args[1] {
+		case "udp6":
+			dom = syscall.AF_INET6
+		case "tcp4":
+			typ = syscall.SOCK_STREAM
+		}
+		_, err = syscall.Socket(dom, typ|syscall.SOCK_CLOEXEC, 0)
 	default:
 		return
 	}
@@ -92,11 +103,11 @@ func sendtoUnspec(fd int, port uint16, ip [4]byte) error {
 // returns its status (the errno connect gave it) and the records.
 func connectUnder(t *testing.T, target string, decide func([]event.Record) syscall.Errno) (int, *memSink) {
 	t.Helper()
-	return netUnder(t, argvConnect, target, decide)
+	return netUnder(t, argvConnect, target, decide, nil)
 }
 
 // netUnder runs the workload argv0 (one of the argv constants) to target.
-func netUnder(t *testing.T, argv0, target string, decide func([]event.Record) syscall.Errno) (int, *memSink) {
+func netUnder(t *testing.T, argv0, target string, decide func([]event.Record) syscall.Errno, extra []string) (int, *memSink) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -105,7 +116,7 @@ func netUnder(t *testing.T, argv0, target string, decide func([]event.Record) sy
 	sink := &memSink{}
 	s, err := Start(Options{
 		Path: self, Argv: []string{argv0, target}, Env: os.Environ(),
-		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink, Decide: decide,
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink, Decide: decide, Extra: extra,
 	})
 	requireUnotify(t, err)
 	defer s.Close()
@@ -249,7 +260,7 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err := os.WriteFile(exe, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^(TestDecideRefusesConnect|TestDecideOtherErrno|TestSendtoUnspec)$", "-test.v", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^(TestDecideRefusesConnect|TestDecideOtherErrno|TestSendtoUnspec|TestSocketRecords)$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
@@ -259,7 +270,7 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec"} {
+	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords"} {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534, %s did not pass:\n%s", name, out)
 		}
@@ -306,7 +317,7 @@ func TestSendtoUnspec(t *testing.T) {
 		n, ok := r.(*event.Net)
 		return ok && n.Op == "send" && n.Proto == "udp" && n.Family == "inet" && n.Addr == "127.0.0.1" && n.Port == port
 	}
-	status, sink := netUnder(t, argvUnspec4, pc.LocalAddr().String(), nil)
+	status, sink := netUnder(t, argvUnspec4, pc.LocalAddr().String(), nil, nil)
 	if status != 0 {
 		t.Fatalf("AF_UNSPEC sendto: errno %d (%s)", status, syscall.Errno(status))
 	}
@@ -328,7 +339,7 @@ func TestSendtoUnspec(t *testing.T) {
 			}
 		}
 		return 0
-	})
+	}, nil)
 	if status != int(syscall.ECONNREFUSED) {
 		t.Fatalf("refused AF_UNSPEC sendto: errno %d, want ECONNREFUSED", status)
 	}
@@ -341,7 +352,7 @@ func TestSendtoUnspec(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc6.Close()
-	status, sink = netUnder(t, argvUnspec6, pc6.LocalAddr().String(), nil)
+	status, sink = netUnder(t, argvUnspec6, pc6.LocalAddr().String(), nil, nil)
 	if status != 0 {
 		t.Fatalf("AF_UNSPEC sendto on a connected IPv6 socket: errno %d (%s)", status, syscall.Errno(status))
 	}
@@ -351,6 +362,59 @@ func TestSendtoUnspec(t *testing.T) {
 	for _, r := range sink.recs {
 		if n, ok := r.(*event.Net); ok && n.Op == "send" {
 			t.Fatalf("an AF_UNSPEC send on an IPv6 socket was recorded as a destination: %+v", n)
+		}
+	}
+}
+
+// TestSocketRecords: with "socket" in Options.Extra, creating an IPv4 or
+// IPv6 datagram socket is a net record with op socket, which Decide can
+// refuse (sandlock-check answers EPERM, as sandlock without a UDP rule); a
+// TCP socket is not recorded.
+func TestSocketRecords(t *testing.T) {
+	isSocket := func(r event.Record, fam string) bool {
+		n, ok := r.(*event.Net)
+		return ok && n.Op == "socket" && n.Syscall == "socket" && n.Proto == "udp" && n.Family == fam && n.Addr == ""
+	}
+	for _, c := range []struct{ kind, fam string }{{"udp4", "inet"}, {"udp6", "inet6"}} {
+		status, sink := netUnder(t, argvSocket, c.kind, nil, []string{"socket"})
+		if status != 0 {
+			t.Fatalf("%s socket: errno %d (%s)", c.kind, status, syscall.Errno(status))
+		}
+		n := 0
+		for _, r := range sink.recs {
+			if isSocket(r, c.fam) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s socket: %d socket records, want 1", c.kind, n)
+		}
+		status, _ = netUnder(t, argvSocket, c.kind, func(recs []event.Record) syscall.Errno {
+			for _, r := range recs {
+				if isSocket(r, c.fam) {
+					return syscall.EPERM
+				}
+			}
+			return 0
+		}, []string{"socket"})
+		if status != int(syscall.EPERM) {
+			t.Fatalf("refused %s socket: errno %d, want EPERM", c.kind, status)
+		}
+	}
+	status, sink := netUnder(t, argvSocket, "tcp4", nil, []string{"socket"})
+	if status != 0 {
+		t.Fatalf("tcp socket: errno %d", status)
+	}
+	for _, r := range sink.recs {
+		if n, ok := r.(*event.Net); ok && n.Op == "socket" {
+			t.Fatalf("a TCP socket was recorded: %+v", n)
+		}
+	}
+	// Without the request socket() is not notified at all.
+	_, sink = netUnder(t, argvSocket, "udp4", nil, nil)
+	for _, r := range sink.recs {
+		if n, ok := r.(*event.Net); ok && n.Op == "socket" {
+			t.Fatalf("socket() recorded without being asked for: %+v", n)
 		}
 	}
 }

@@ -51,6 +51,10 @@
 //   - An AF_UNSPEC destination of a send is recorded as the IPv4 address
 //     its bytes hold when the socket is an AF_INET UDP one: udp_sendmsg
 //     sends there. On other sockets it names no destination.
+//   - socket() is notified only when Options.Extra names it: an AF_INET or
+//     AF_INET6 datagram socket (UDP, ICMP) is then a net record with op
+//     "socket" and no address (sandlock-check refuses and explains those
+//     sandlock refuses). A trace does not ask for it.
 //   - The protocol of a socket comes from the socket itself: pidfd_getfd
 //     and getsockopt(SO_PROTOCOL) on the duplicate.
 //   - Named AF_UNIX bind/connect (and sendto/sendmsg to a named socket) are

@@ -170,6 +170,39 @@ func (sup *supervisor) unspecUDP(t *thread, fd int) int {
 	return p
 }
 
+// socketCall records the creation of an AF_INET or AF_INET6 datagram
+// socket (UDP or ICMP), which sandlock refuses without a rule naming
+// those protocols, as a net record with op "socket" and no address.
+// socket() is notified only on request (Options.Extra), so a trace never
+// sees these records; sandlock-check refuses and explains with them.
+func (sup *supervisor) socketCall(t *thread, domain, typ, proto uint64) {
+	fam := ""
+	switch int32(domain) {
+	case unix.AF_INET:
+		fam = "inet"
+	case unix.AF_INET6:
+		fam = "inet6"
+	default:
+		return
+	}
+	if int32(typ)&sockTypeMask != unix.SOCK_DGRAM {
+		return
+	}
+	p := int(int32(proto))
+	if p == 0 {
+		p = unix.IPPROTO_UDP // the kernel's default for a datagram socket
+	}
+	name := protoName(p)
+	if name == "" {
+		return
+	}
+	sup.out = append(sup.out, &event.Net{PID: t.p.tgid, Syscall: "socket", Op: "socket", Proto: name, Family: fam, FD: -1})
+}
+
+// sockTypeMask is SOCK_TYPE_MASK: the type without SOCK_NONBLOCK and
+// SOCK_CLOEXEC.
+const sockTypeMask = 0xf
+
 // sendmsg records the destination of one message, if it names one.
 func (sup *supervisor) sendmsg(t *thread, fd int, msgAddr uint64) {
 	var hdr [16]byte
