@@ -185,6 +185,37 @@ func doOp(op string, a []string) error {
 			hdr := unix.Msghdr{Name: &rs[0], Namelen: uint32(n), Iov: &iov, Iovlen: 1}
 			return raw(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdr)), 0)
 		}
+	case "connected": // MODE tcp|udp ADDR: connect, then per MODE: none,
+		// sendmsg or sendmmsg (two messages) without a destination
+		typ := unix.SOCK_STREAM
+		if arg(1) == "udp" {
+			typ = unix.SOCK_DGRAM
+		}
+		fam, sa := sockaddr(arg(1), arg(2))
+		fd, err := unix.Socket(fam, typ, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			return err
+		}
+		msg := []byte("x")
+		iov := unix.Iovec{Base: &msg[0], Len: 1}
+		switch arg(0) {
+		case "none":
+			return nil
+		case "sendmsg":
+			hdr := unix.Msghdr{Iov: &iov, Iovlen: 1}
+			return raw(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdr)), 0)
+		default:
+			type mmsghdr struct {
+				hdr unix.Msghdr
+				n   uint32
+				_   [4]byte
+			}
+			vec := []mmsghdr{{hdr: unix.Msghdr{Iov: &iov, Iovlen: 1}}, {hdr: unix.Msghdr{Iov: &iov, Iovlen: 1}}}
+			return raw(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(vec)), 0)
+		}
 	case "sendmmsg": // ADDR...  (UDP, one message to each)
 		fam, _ := sockaddr("udp", arg(0))
 		fd, err := unix.Socket(fam, unix.SOCK_DGRAM, 0)

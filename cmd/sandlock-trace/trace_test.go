@@ -568,6 +568,50 @@ func TestNetOps(t *testing.T) {
 	}
 }
 
+// A connected UDP socket sends without naming a destination (glibc's
+// resolver: connect, then sendmmsg with no address): the peer is the
+// destination and must show up as a send; a connect alone sends nothing,
+// and a TCP socket's traffic is the connect's.
+func TestConnectedSend(t *testing.T) {
+	requireUnotify(t)
+	for _, fam := range []struct{ name, any, family string }{{"v4", "127.0.0.1:0", "inet"}, {"v6", "[::1]:0", "inet6"}} {
+		for _, tt := range []struct {
+			mode, proto string
+			send        bool
+		}{
+			{"sendmsg", "udp", true},
+			{"sendmmsg", "udp", true},
+			{"none", "udp", false},
+			{"sendmsg", "tcp", false},
+		} {
+			t.Run(fam.name+"/"+tt.proto+"/"+tt.mode, func(t *testing.T) {
+				addr := loopback(t, tt.proto, fam.any)
+				res := runTrace(t, "--", "testop", "connected", tt.mode, tt.proto, addr)
+				ex := checkStream(t, res)
+				if ex.Code == nil || *ex.Code != 0 {
+					t.Fatalf("workload failed: %+v\n%s", ex, res.stderr)
+				}
+				h, p, _ := net.SplitHostPort(addr)
+				port, _ := strconv.Atoi(p)
+				got := netEvents(res)
+				want := []event.Net{{Syscall: "connect", Op: "connect", Proto: tt.proto, Family: fam.family, Addr: h, Port: port}}
+				if tt.send {
+					want = append(want, event.Net{Syscall: tt.mode, Op: "send", Proto: tt.proto, Family: fam.family, Addr: h, Port: port})
+				}
+				if len(got) != len(want) {
+					t.Fatalf("net events %+v, want %+v", got, want)
+				}
+				for i := range want {
+					want[i].PID, want[i].FD = got[i].PID, got[0].FD
+					if *got[i] != want[i] {
+						t.Errorf("event %d: got %+v\nwant %+v", i, *got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
+
 func TestSendmmsgThreeDestinations(t *testing.T) {
 	a := loopback(t, "udp", "127.0.0.1:0")
 	b := loopback(t, "udp", "127.0.0.1:0")
@@ -951,24 +995,35 @@ func TestUnprivileged(t *testing.T) {
 	work := filepath.Join(d, "work")
 	os.Mkdir(work, 0o777)
 	os.Chmod(work, 0o777)
-	cmd := command(filepath.Join(bin, "sandlock-trace"), "--", "testop", "creat", work+"/made")
-	cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
-	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
-	cmd.Dir = work
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	code := exitCode(t, cmd.Run())
-	res := result{events: parseEvents(t, stdout.Bytes()), code: code, stderr: stderr.String()}
-	ex := checkStream(t, res)
-	if code != 0 || ex.Code == nil || *ex.Code != 0 {
-		t.Fatalf("status %d, exit %+v, stderr:\n%s", code, ex, res.stderr)
+	run := func(args ...string) result {
+		cmd := command(append([]string{filepath.Join(bin, "sandlock-trace"), "--", "testop"}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":/usr/bin:/bin")
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
+		cmd.Dir = work
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := exitCode(t, cmd.Run())
+		res := result{events: parseEvents(t, stdout.Bytes()), code: code, stderr: stderr.String()}
+		ex := checkStream(t, res)
+		if code != 0 || ex.Code == nil || *ex.Code != 0 {
+			t.Fatalf("status %d, exit %+v, stderr:\n%s", code, ex, res.stderr)
+		}
+		if st := res.events[0].(*event.Start); st.UID != 65534 {
+			t.Errorf("start uid %d", st.UID)
+		}
+		return res
 	}
-	if st := res.events[0].(*event.Start); st.UID != 65534 {
-		t.Errorf("start uid %d", st.UID)
-	}
+	res := run("creat", work+"/made")
 	got := fsEvents(res, under(work))
 	if len(got) != 1 || got[0].Op != "create" || got[0].Path != work+"/made" {
 		t.Errorf("events: %+v", got)
+	}
+	// The peer of a connected UDP socket is read through pidfd_getfd,
+	// which needs no privilege over one's own child.
+	addr := loopback(t, "udp", "127.0.0.1:0")
+	res = run("connected", "sendmmsg", "udp", addr)
+	if n := netEvents(res); len(n) != 2 || n[1].Op != "send" || net.JoinHostPort(n[1].Addr, strconv.Itoa(n[1].Port)) != addr {
+		t.Errorf("net events as uid 65534: %+v, want a connect and a send to %s", n, addr)
 	}
 }
 

@@ -48,6 +48,13 @@
 //   - sendto with a NULL address (send on a connected socket) is not
 //     notified: the connect was recorded already. sendmsg/sendmmsg are
 //     notified and every message that names a destination is recorded.
+//     A message without one on a connected UDP or ICMP socket (glibc's
+//     resolver: connect, then sendmmsg with no address) is recorded as a
+//     send to the socket's peer (getpeername on the pidfd_getfd duplicate;
+//     one record per call). Not cached per fd, since close and dup2 are
+//     not notified. Limit: send(), sendto(NULL), write() and writev() on a
+//     connected UDP socket stay unobserved (notifying them would cost a
+//     round trip per datagram); only its connect shows the destination.
 //   - An AF_UNSPEC destination of a send is recorded as the IPv4 address
 //     its bytes hold when the socket is an AF_INET UDP one: udp_sendmsg
 //     sends there. On other sockets it names no destination.

@@ -211,7 +211,52 @@ func (sup *supervisor) sendmsg(t *thread, fd int, msgAddr uint64) {
 		sup.warnRead(t, "sendmsg", err)
 		return
 	}
-	sup.sock(t, "sendmsg", "send", fd, u64(hdr[0:8]), uint64(u32(hdr[8:12])), -1)
+	name, nlen := u64(hdr[0:8]), u32(hdr[8:12])
+	if name == 0 || nlen == 0 {
+		sup.peerSend(t, "sendmsg", fd)
+		return
+	}
+	sup.sock(t, "sendmsg", "send", fd, name, uint64(nlen), -1)
+}
+
+// peerSend records a message sent without a destination on a connected
+// datagram socket (UDP or ICMP): glibc's resolver connects a UDP socket to
+// the nameserver and then calls sendmmsg with no address, and the
+// connect's own record does not show that traffic went there. The socket
+// is asked directly (pidfd_getfd, its family and protocol, getpeername);
+// stream and AF_UNIX sockets and unconnected ones record nothing. Not
+// cached per fd: close and dup2 are not notified, so an fd number can name
+// another socket at the next call without the supervisor knowing.
+func (sup *supervisor) peerSend(t *thread, sys string, fd int) {
+	dup := sup.dupFD(t, fd)
+	if dup < 0 {
+		return
+	}
+	defer unix.Close(dup)
+	dom, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil || (dom != unix.AF_INET && dom != unix.AF_INET6) {
+		return
+	}
+	if typ, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_DGRAM {
+		return
+	}
+	proto, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil {
+		return
+	}
+	if proto == 0 {
+		proto = unix.IPPROTO_UDP
+	}
+	sa, err := unix.Getpeername(dup)
+	if err != nil {
+		return // not connected: the send fails with EDESTADDRREQ
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		sup.netEvent(t, sys, "send", "inet", netip.AddrFrom4(a.Addr), uint16(a.Port), fd, proto)
+	case *unix.SockaddrInet6:
+		sup.netEvent(t, sys, "send", "inet6", netip.AddrFrom16(a.Addr), uint16(a.Port), fd, proto)
+	}
 }
 
 // sendmmsg records the destination of every message (struct mmsghdr is 64
@@ -234,9 +279,18 @@ func (sup *supervisor) sendmmsg(t *thread, fd int, vec, vlen uint64) {
 		return
 	}
 	proto := -1
+	peer := false
 	for i := 0; i < int(vlen); i++ {
 		m := buf[i*64:]
-		proto = sup.sock(t, "sendmmsg", "send", fd, u64(m[0:8]), uint64(u32(m[8:12])), proto)
+		name, nlen := u64(m[0:8]), u32(m[8:12])
+		if name == 0 || nlen == 0 {
+			peer = true // one record for all the messages to the peer
+			continue
+		}
+		proto = sup.sock(t, "sendmmsg", "send", fd, name, uint64(nlen), proto)
+	}
+	if peer {
+		sup.peerSend(t, "sendmmsg", fd)
 	}
 }
 
