@@ -17,7 +17,9 @@
 //     signal scopes from ABI 6;
 //   - a static seccomp filter refusing with EPERM what sandlock always
 //     refuses: its syscall blocklist, raw sockets, and UDP/ICMP sockets when
-//     no rule names udp or icmp.
+//     no rule names udp or icmp (in a supervised run the supervisor refuses
+//     those sockets instead, with the same EPERM, so that the refusal is
+//     explained: a filter's EPERM would win over the notification).
 //
 // # Explanation: ours
 //

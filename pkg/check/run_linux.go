@@ -194,6 +194,15 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 	// A name no one has: it does not exist (so opening it fails before
 	// Landlock looks), and a workload cannot guess it to confuse us.
 	plan.Marker = "/.sandlock-check-armed-" + hex.EncodeToString(nonce)
+	// A datagram socket sandlock refuses is refused by the supervisor
+	// instead of the static filter, whose EPERM would win over the
+	// notification and leave the refusal unexplained: the same errno,
+	// and a denial line.
+	var extra []string
+	if plan.BlockDgram {
+		plan.BlockDgram = false
+		extra = []string{"socket"}
+	}
 	pv, cleanup, err := planEnvVar(&plan)
 	if err != nil {
 		return exitToolFailure, err
@@ -223,6 +232,7 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 		Stdout: orNull(cfg.Stdout),
 		Stderr: orNull(cfg.Stderr),
 		Sink:   obs,
+		Extra:  extra,
 		// A connect or send to an address no rule allows fails with
 		// sandlock's ECONNREFUSED; Landlock sees ports only.
 		Decide: obs.Decide,

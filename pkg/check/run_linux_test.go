@@ -324,13 +324,24 @@ func TestRunBind(t *testing.T) {
 
 func TestRunUDPNeedsARule(t *testing.T) {
 	requireLandlock(t)
-	r := runWorkload(t, &profile.Profile{}, "connect", "udp", "127.0.0.1:9")
-	if r.status != wlEPERM {
-		t.Fatalf("UDP socket without a UDP rule: status %d, want EPERM as sandlock", r.status)
+	// With a TCP rule only, and with none at all: EPERM at socket(), as
+	// sandlock, explained by one denial line.
+	for _, allow := range [][]string{nil, {"tcp://127.0.0.1:9"}} {
+		r := runWorkload(t, &profile.Profile{Network: profile.Network{Allow: allow}}, "connect", "udp", "127.0.0.1:9")
+		if r.status != wlEPERM {
+			t.Fatalf("allow %q: UDP socket without a UDP rule: status %d, want EPERM as sandlock", allow, r.status)
+		}
+		wantOneDenial(t, r, "socket", "udp")
 	}
-	r = runWorkload(t, &profile.Profile{Network: profile.Network{Allow: []string{"udp://127.0.0.1:9"}}}, "connect", "udp", "127.0.0.1:9")
-	if r.status != wlOK {
-		t.Fatalf("UDP send allowed by a rule: status %d, stderr %q", r.status, r.stderr)
+	r := runWorkload(t, &profile.Profile{Network: profile.Network{Allow: []string{"udp://127.0.0.1:9"}}}, "connect", "udp", "127.0.0.1:9")
+	if r.status != wlOK || len(r.denials) != 0 {
+		t.Fatalf("UDP send allowed by a rule: status %d, denials %q, stderr %q", r.status, denialLines(r.denials), r.stderr)
+	}
+	// Without the supervisor the static filter refuses it (unexplained).
+	supervise = false
+	defer func() { supervise = true }()
+	if r := runWorkload(t, &profile.Profile{}, "connect", "udp", "127.0.0.1:9"); r.status != wlEPERM {
+		t.Fatalf("UDP socket without a UDP rule, unsupervised: status %d, want EPERM", r.status)
 	}
 }
 

@@ -247,7 +247,7 @@ func FormatDenial(d *event.Denial) string {
 	if d.Kind == "net" {
 		switch {
 		case d.Op == NetSocket:
-			what = d.Proto + " socket"
+			what = d.Proto
 		case d.Op == NetBind:
 			what = fmt.Sprintf("%s port %d", d.Proto, d.Port)
 		default:

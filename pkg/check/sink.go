@@ -60,11 +60,15 @@ func (o *Observer) Emit(r event.Record) {
 			return
 		}
 		o.flushHeld()
+		comm := o.name(v.PID)
+		if v.Op == NetSocket {
+			o.Session.Socket(v.PID, comm, v.Proto)
+			return
+		}
 		addr, err := netip.ParseAddr(v.Addr)
 		if err != nil {
 			return
 		}
-		comm := o.name(v.PID)
 		switch v.Op {
 		case NetBind:
 			if v.Proto == ProtoTCP {
@@ -93,14 +97,24 @@ func (o *Observer) Emit(r event.Record) {
 // there is no destination check: Landlock refuses TCP with EACCES and UDP
 // sockets cannot be created (EPERM), so the answer is 0 (let the kernel
 // decide), as it is for anything allowed and for binds (Landlock's).
+// The creation of a UDP or ICMP socket (op socket, notified only when the
+// static filter leaves it to us) gets sandlock's EPERM unless a rule names
+// udp or icmp.
 //
-// It is what a supervisor that can answer with an errno should send; see
-// AddressEnforced.
+// Decide sends it; see AddressEnforced.
 func (o *Observer) NetVerdict(n *event.Net) syscall.Errno {
+	pol := o.Session.pol
+	if n.Op == NetSocket {
+		// sandlock's filter refuses an AF_INET/AF_INET6 datagram socket
+		// with EPERM unless some rule names udp or icmp.
+		if n.Proto == ProtoTCP || pol.Net.DatagramAllowed() {
+			return 0
+		}
+		return syscall.EPERM
+	}
 	if n.Op != NetConnect && n.Op != NetSend {
 		return 0
 	}
-	pol := o.Session.pol
 	if len(pol.Net.Allow) == 0 || pol.Net.Unrestricted(n.Proto) {
 		return 0
 	}

@@ -44,6 +44,42 @@ func TestNetVerdict(t *testing.T) {
 	if got := star.NetVerdict(&event.Net{Op: "connect", Proto: "tcp", Addr: "10.0.0.1", Port: 80}); got != 0 {
 		t.Errorf(`"*": %v, want 0`, got)
 	}
+	// A datagram socket: EPERM unless some rule names udp or icmp.
+	sock := &event.Net{Op: "socket", Proto: "udp", Family: "inet"}
+	for _, c := range []struct {
+		allow []string
+		want  syscall.Errno
+	}{
+		{nil, syscall.EPERM},
+		{[]string{"tcp://127.0.0.1:80"}, syscall.EPERM},
+		{[]string{"udp://127.0.0.1:53"}, 0},
+		{[]string{"icmp://127.0.0.1"}, 0},
+		{[]string{"127.0.0.1:53"}, 0}, // no scheme: tcp and udp
+	} {
+		o, _ := observer(t, c.allow...)
+		if got := o.NetVerdict(sock); got != c.want {
+			t.Errorf("udp socket under %q: %v, want %v", c.allow, got, c.want)
+		}
+	}
+}
+
+// A refused datagram socket is one denial line naming the protocol, and
+// Decide answers it with EPERM.
+func TestObserverSocket(t *testing.T) {
+	o, ds := observer(t, "tcp://127.0.0.1:80")
+	o.Emit(&event.FS{PID: 10, Op: event.OpRead, Path: "/.armed"})
+	rec := &event.Net{PID: 10, Syscall: "socket", Op: "socket", Proto: "udp", Family: "inet", FD: -1}
+	if e := o.Decide([]event.Record{rec}); e != syscall.EPERM {
+		t.Fatalf("Decide: %v, want EPERM", e)
+	}
+	o.Emit(rec)
+	o.Emit(rec) // a retry is not a second line
+	if len(*ds) != 1 {
+		t.Fatalf("denials %q, want one", denialLines(*ds))
+	}
+	if got := FormatDenial((*ds)[0]); !strings.HasPrefix(got, "denied: socket udp (pid 10") {
+		t.Fatalf("denial line %q", got)
+	}
 }
 
 // The helper's own start-up is not judged; the workload's is, from the
