@@ -426,7 +426,7 @@ func TestRunUnprivileged(t *testing.T) {
 	if err := os.Chown(tmp, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestRun", "-test.v", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^(TestRun|TestDenial)", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), "CHECK_TEST_UNPRIVILEGED=1", "TMPDIR="+tmp)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -437,8 +437,10 @@ func TestRunUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestRunReadGrantedAndNot") {
-		t.Fatalf("as uid 65534 the tests did not run:\n%s", out)
+	for _, name := range []string{"TestRunReadGrantedAndNot", "TestRunUDPNeedsARule", "TestDenialAddress", "TestDenialUDPAddress"} {
+		if !strings.Contains(string(out), "--- PASS: "+name) {
+			t.Fatalf("as uid 65534 %s did not pass:\n%s", name, out)
+		}
 	}
 }
 
