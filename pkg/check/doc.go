@@ -83,8 +83,9 @@
 // as that address (refused with ECONNREFUSED when no rule allows it),
 // where sandlock, whose parser knows AF_INET and AF_INET6 only, refuses it
 // even to an allowed address (EAFNOSUPPORT).
-// io_uring, which seccomp cannot see into, is refused by sandlock's
-// blocklist here too.
+// A sendmmsg with one refused destination is refused whole here, where
+// sandlock judges and sends message by message. io_uring, which seccomp
+// cannot see into, is refused by sandlock's blocklist here too.
 //
 // What sandlock enforces and this package cannot (memory and process
 // limits, [http] rules, /etc/hosts rewriting...) is listed by
