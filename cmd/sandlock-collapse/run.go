@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/collapse"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
+	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
 	"github.com/urfave/cli/v2"
 )
 
@@ -201,28 +201,9 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 }
 
 // writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, so a failure never leaves a truncated file.
+// directory and a rename, so a failure never leaves a truncated file; a
+// device or FIFO (-o /dev/stdout) is written in place instead of being
+// replaced by a regular file (see profile.WriteFileAtomic).
 func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return profile.WriteFileAtomic(path, data)
 }

@@ -10,6 +10,11 @@ import (
 // directory (rename is atomic only within one file system), synced, then
 // renamed over path. An existing file's permission bits are kept, so an
 // in-place merge does not change them; a new file gets 0644.
+//
+// A character device or a FIFO (-o /dev/stdout, -o /dev/full, a named
+// pipe) is written in place with one write of the finished data: renaming
+// over it would replace the device node with a regular file (as root, in
+// /dev), and its reader would never see the data.
 func WriteFileAtomic(path string, data []byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -17,6 +22,9 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	}
 	perm := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
+		if fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe) != 0 {
+			return writeInPlace(path, data)
+		}
 		if !fi.Mode().IsRegular() {
 			return &os.PathError{Op: "write", Path: path, Err: errNotRegular}
 		}
@@ -46,6 +54,20 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// writeInPlace writes data to an existing device or FIFO; O_CREATE is
+// left out so a path that stopped being one is not created as a file.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 type notRegular struct{}
