@@ -33,10 +33,32 @@ type notifResp struct {
 	flags uint32
 }
 
-func recvNotif(fd int, n *notif) syscall.Errno {
+// recvNotif receives one notification; called after poll reported one, so
+// it does not block (a task that died in between makes it fail with
+// ENOENT), and raw may skip the runtime's syscall bookkeeping.
+func recvNotif(fd int, n *notif, raw bool) syscall.Errno {
 	*n = notif{} // the kernel insists on a zeroed buffer
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(n)))
+	var e syscall.Errno
+	if raw {
+		_, _, e = unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(n)))
+	} else {
+		_, _, e = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(n)))
+	}
 	return e
+}
+
+// rawIdle caps a raw poll (milliseconds), see supervisor.loop.
+const rawIdle = 10
+
+// rawPoll is poll(2) through RawSyscall: the calling goroutine keeps its P
+// while it waits.
+func rawPoll(fds []unix.PollFd, timeoutMs int) (int, error) {
+	ts := unix.NsecToTimespec(int64(timeoutMs) * 1e6)
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 func sendContinue(fd int, r *notifResp, id uint64) syscall.Errno {
