@@ -222,10 +222,10 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 	if p.brk == 0 {
 		if p.fresh {
 			// A new image has an empty heap: its break is start_brk,
-			// one read of /proc/PID/stat (the maps file costs ten
-			// times that and this is on the answer path).
-			if v := statField(readStat(tgid), 47); v > 0 {
-				p.brkMin, p.brk = uint64(v), uint64(v)
+			// one pread of the /proc/PID/stat handle kept open (the
+			// maps file costs several times that, on the answer path).
+			if v := t.startBrkLocked(p); v > 0 {
+				p.brkMin, p.brk = v, v
 			}
 		}
 		if p.brk == 0 {
@@ -252,6 +252,28 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 		t.creditLocked(p, p.brk-addr)
 	}
 	p.brk = addr
+}
+
+// startBrkLocked returns start_brk (stat field 47) of p, or 0.
+func (t *Tracker) startBrkLocked(p *proc) uint64 {
+	var f [][]byte
+	if n, _ := readAt(p.stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
+		f = statFields(t.buf[:n])
+	} else {
+		f = readStat(p.tgid)
+	}
+	if v := statField(f, 47); v > 0 {
+		return uint64(v)
+	}
+	return 0
+}
+
+// readAt preads f from offset 0; a nil f reads nothing.
+func readAt(f *os.File, b []byte) (int, error) {
+	if f == nil {
+		return 0, os.ErrInvalid
+	}
+	return f.ReadAt(b, 0)
 }
 
 // Mremap accounts mremap of the mapping at addr from oldLen to newLen

@@ -831,3 +831,35 @@ func TestMprotectWritableMovesReservationUnderFloor(t *testing.T) {
 		t.Fatalf("ledger = %d after a read-only mprotect, want unchanged %d", got, data)
 	}
 }
+
+// The first brk of an image is on the answer path: right after an exec it
+// costs one stat read, elsewhere a maps read.
+func BenchmarkFirstBrk(b *testing.B) {
+	c := startMemctl(b)
+	tr := newTracker(b, c.pid)
+	tr.Exec(c.pid)
+	b.Run("after_exec", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			tr.Exec(c.pid)
+			tr.Brk(c.pid, 0)
+		}
+	})
+	b.Run("maps", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			tr.mu.Lock()
+			tr.procs[c.pid].brk = 0
+			tr.mu.Unlock()
+			tr.Brk(c.pid, 0)
+		}
+	})
+}
+
+// Fork is on the answer path of every process creation.
+func BenchmarkForkCall(b *testing.B) {
+	c := startMemctl(b)
+	tr := newTracker(b, c.pid)
+	tr.Exec(c.pid)
+	for i := 0; i < b.N; i++ {
+		tr.Fork(c.pid)
+	}
+}
