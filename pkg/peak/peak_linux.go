@@ -42,6 +42,7 @@ type proc struct {
 	brkMin  uint64   // start_brk of the image; 0 = unknown
 	fresh   bool     // the image was just executed: its heap is empty
 	maps    int      // /proc/PID/maps for PROCMAP_QUERY, opened on first need; -1
+	moved   spans    // reservation ranges moved under the floor (Mprotect)
 	pending []fork
 }
 
@@ -158,11 +159,14 @@ func (t *Tracker) Munmap(tgid int, addr, length uint64) {
 }
 
 // Mprotect accounts mprotect(addr, length, prot) by tgid. Only a change to
-// writable matters: an anonymous private mapping that was not writable
-// (a PROT_NONE reservation, charged on top of the statm floor) enters
-// statm data, so that much of its charge moves under the floor instead of
-// being counted twice (glibc maps thread stacks and grows its per-thread
-// arenas this way).
+// writable matters: an anonymous private PROT_NONE mapping (a reservation,
+// charged on top of the statm floor when it was mapped) enters statm data,
+// so that much of its charge moves under the floor instead of being
+// counted twice (glibc maps thread stacks and grows its per-thread arenas
+// this way). Only PROT_NONE is moved: a read-only or executable mapping
+// made writable (a JIT's code pages) may be one that was never charged (a
+// small map), and moving for it would take the charge of a reservation
+// still in place. A range is moved once until it is unmapped.
 func (t *Tracker) Mprotect(tgid int, addr, length, prot uint64) {
 	if prot&unix.PROT_WRITE == 0 {
 		return
@@ -173,13 +177,20 @@ func (t *Tracker) Mprotect(tgid int, addr, length, prot uint64) {
 	if p == nil {
 		return
 	}
-	s, ok := t.splitRangeLocked(p, addr, length)
-	if !ok {
-		return // counted twice at worst: over, never under
-	}
-	if m := int64(min(s.anonRO, maxLen)); m > 0 {
-		m = min(m, p.charge-p.dcharge)
-		p.dcharge += m
+	var moved uint64
+	t.vmasLocked(p, addr, length, func(v vma) {
+		if !v.anon || v.flags&(vmaReadable|vmaWritable|vmaExecutable|vmaShared) != 0 {
+			return
+		}
+		p.moved.uncovered(v.start, v.end, func(s, e uint64) {
+			if len(p.moved) < maxSpans {
+				moved += e - s
+				p.moved = p.moved.add(s, e)
+			}
+		})
+	})
+	if m := int64(min(moved, maxLen)); m > 0 {
+		p.dcharge += min(m, p.charge-p.dcharge)
 	}
 }
 
@@ -188,6 +199,9 @@ func (t *Tracker) Mprotect(tgid int, addr, length, prot uint64) {
 // top of it, nothing for holes. When the kernel cannot tell which part is
 // which, the floored part goes first (see creditLocked).
 func (t *Tracker) creditRangeLocked(p *proc, addr, length uint64) {
+	if len(p.moved) > 0 {
+		p.moved = p.moved.remove(addr, addr+length)
+	}
 	s, ok := t.splitRangeLocked(p, addr, length)
 	if !ok {
 		t.creditLocked(p, length)
@@ -338,6 +352,7 @@ func (t *Tracker) Exec(tgid int) {
 	p.brk, p.brkMin = 0, 0
 	p.fresh = true
 	p.armed = true
+	p.moved = nil
 	if p.maps >= 0 {
 		// The maps file stays bound to the address space it was
 		// opened on, which the exec replaced.

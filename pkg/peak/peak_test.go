@@ -863,3 +863,47 @@ func BenchmarkForkCall(b *testing.B) {
 		tr.Fork(c.pid)
 	}
 }
+
+// A mapping that was never charged (a small read-write one, not notified)
+// made read-only and then writable again must not take the charge of a
+// reservation that is still in place (a JIT toggling its code pages).
+func TestMprotectOfUnchargedMappingKeepsReservation(t *testing.T) {
+	c := startMemctl(t)
+	tr := newTracker(t, c.pid)
+	tr.Mmap(c.pid, 256*mib, 0, privAnon)
+	c.do("mmap %d", 256*mib)
+	addr := hexAddr(t, c.do("mmaprw %d", 512*kib)) // not reported
+	for range 3 {
+		c.do("ro %d", 512*kib)
+		tr.Mprotect(c.pid, addr, 512*kib, unix.PROT_READ|unix.PROT_WRITE)
+		c.do("touch %d", 512*kib)
+	}
+	tr.Sample()
+	if got, want := tr.ledger(), 256*mib+statmData(t, c.pid); got < want {
+		t.Fatalf("ledger = %d, want >= 256 MiB reservation + statm data = %d", got, want)
+	}
+}
+
+func TestSpans(t *testing.T) {
+	var ss spans
+	ss = ss.add(10, 20)
+	ss = ss.add(30, 40)
+	ss = ss.add(20, 30) // adjacent on both sides: one span
+	if len(ss) != 1 || ss[0] != (span{10, 40}) {
+		t.Fatalf("add: %v", ss)
+	}
+	var got []span
+	ss.uncovered(0, 50, func(s, e uint64) { got = append(got, span{s, e}) })
+	if len(got) != 2 || got[0] != (span{0, 10}) || got[1] != (span{40, 50}) {
+		t.Fatalf("uncovered: %v", got)
+	}
+	ss = ss.remove(15, 25)
+	if len(ss) != 2 || ss[0] != (span{10, 15}) || ss[1] != (span{25, 40}) {
+		t.Fatalf("remove: %v", ss)
+	}
+	got = nil
+	ss.uncovered(12, 30, func(s, e uint64) { got = append(got, span{s, e}) })
+	if len(got) != 1 || got[0] != (span{15, 25}) {
+		t.Fatalf("uncovered after remove: %v", got)
+	}
+}

@@ -6,6 +6,7 @@
  *   mmap N      reserve N bytes PROT_NONE (anonymous, private); print its address
  *   mmaprw N    map N bytes read-write (anonymous, private), untouched
  *   touch N     make the first N bytes of the last mapping RW and write them
+ *   ro N        make the first N bytes of the last mapping read-only
  *   munmap      unmap the last mapping
  *   mremap N    resize the last mapping to N bytes (may move); print its address
  *   brk         print the current break
@@ -66,6 +67,10 @@ int main(void) {
 			if (mprotect(last, n, PROT_READ | PROT_WRITE) != 0)
 				return 3;
 			memset(last, 7, n);
+			reply("ok", 0);
+		} else if (strcmp(cmd, "ro") == 0) {
+			if (mprotect(last, n, PROT_READ) != 0)
+				return 3;
 			reply("ok", 0);
 		} else if (strcmp(cmd, "munmap") == 0) {
 			if (munmap(last, lastlen) != 0)
