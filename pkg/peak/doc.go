@@ -38,13 +38,18 @@
 //     (reservations, read-only and shared mappings), counted on top. A
 //     credit is split between the parts with PROCMAP_QUERY (an ioctl on
 //     /proc/PID/maps, Linux 6.11: which part of the range is writable now);
-//     an mprotect to writable (notified) moves a reservation's charge under
-//     the floor, so glibc's thread stacks and arenas are not counted twice.
+//     an mprotect to writable (notified) of an anonymous PROT_NONE range
+//     moves that much of the charge under the floor (once per range until
+//     it is unmapped), so glibc's thread stacks and arenas are not counted
+//     twice.
 //     The trade-off, against sandlock's own ledger: (a) small maps that are
 //     created and released between two floor readings (the sampler's 10 ms,
 //     or the process's next notified memory call) are missed, as is any
 //     mapping held only by a process that lives less than one interval:
-//     sandlock would charge them for that moment; (b) everything else can
+//     sandlock would charge them for that moment; and a small read-write
+//     map that the program makes PROT_NONE and then writable again moves
+//     charge it never had (its size, once until it is unmapped); (b)
+//     everything else can
 //     only be counted higher: a small munmap is never credited (a trim of a
 //     reservation, a partial unmap), memory that was made writable and then
 //     PROT_NONE again stays counted, file-backed private writable mappings
