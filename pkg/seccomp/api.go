@@ -89,3 +89,17 @@ type ExecError struct {
 }
 
 func (e *ExecError) Error() string { return e.Path + ": " + e.Err.Error() }
+
+// SignaledError is a start-up that failed because a helper was killed by
+// a signal (sent to the whole process group before the helper caught
+// signals): the caller was most likely interrupted by the same signal.
+type SignaledError struct {
+	Sig syscall.Signal
+	Err error
+}
+
+func (e *SignaledError) Error() string {
+	return e.Err.Error() + " (killed by " + e.Sig.String() + ")"
+}
+
+func (e *SignaledError) Unwrap() error { return e.Err }

@@ -30,7 +30,16 @@
 // daemons stay its descendants; when the tracer's control socket hangs up
 // (the tracer exited or was SIGKILLed) it SIGKILLs every descendant: a
 // workload never runs on unobserved. It catches SIGINT/SIGTERM/SIGHUP (a
-// terminal's Ctrl-C must reach the workload, not kill the reaper).
+// terminal's Ctrl-C must reach the workload, not kill the reaper). It
+// exits only once the killed tree is reaped, and Close waits for it: the
+// workload's CPU time reaches the tracer's rusage only that way.
+//
+// Every read of the start-up protocol ends when its peer dies: each
+// socket end lives only in the one process that uses it (the control
+// socket is close-on-exec in the reaper, so no workload process holds it;
+// the workload helper's end closes at its exec). StartContext also gives
+// up when its context is done (a signal to the tracer during start-up),
+// and a helper killed by a group-wide signal is reported as SignaledError.
 //
 // # Decisions
 //

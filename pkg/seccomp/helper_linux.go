@@ -67,6 +67,11 @@ func runReaper() {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fail("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
+	// The control socket is the tracer's lifeline to us alone: inherited
+	// by the workload helper (and through its exec by every workload
+	// process) it would let the tracer's end never read EOF when we die,
+	// and let the workload talk on our channel.
+	unix.CloseOnExec(fdCtlSock)
 	env := setEnv(os.Environ(), envHelper, "workload")
 	p, err := os.StartProcess("/proc/self/exe", os.Args, &os.ProcAttr{
 		Env:   env,
@@ -89,6 +94,7 @@ func runReaper() {
 	ctl.Write([]byte("P" + strconv.Itoa(main)))
 
 	var childless atomic.Bool // every child reaped, the main one included
+	reaped := make(chan struct{})
 	go func() {
 		buf := make([]byte, 64)
 		for {
@@ -102,6 +108,13 @@ func runReaper() {
 			for i := 0; i < 50 && KillTree(os.Getpid(), syscall.SIGKILL) > 0; i++ {
 				time.Sleep(10 * time.Millisecond)
 			}
+			// Exit only once the killed children are reaped (bounded):
+			// the workload's CPU time reaches the tracer's rusage only
+			// through our own wait status.
+			select {
+			case <-reaped:
+			case <-time.After(2 * time.Second):
+			}
 		}
 		os.Exit(0)
 	}()
@@ -114,6 +127,7 @@ func runReaper() {
 		if err != nil {
 			// No child left; wait for the tracer to hang up.
 			childless.Store(true)
+			close(reaped)
 			select {}
 		}
 		if pid == main {

@@ -3,12 +3,14 @@
 package seccomp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,7 +35,13 @@ type Session struct {
 
 // Start launches the helpers and takes the listener. The workload is held
 // before its exec until Run.
-func Start(o Options) (*Session, error) {
+func Start(o Options) (*Session, error) { return StartContext(context.Background(), o) }
+
+// StartContext is Start that gives up when ctx is done (a signal to the
+// tracer during start-up): the helpers are killed and reaped, and the
+// error wraps ctx.Err(). Start-up never outlives the helpers either: every
+// read in the hand-off ends with EOF when the peer dies.
+func StartContext(ctx context.Context, o Options) (*Session, error) {
 	if o.Sink == nil {
 		return nil, errors.New("seccomp: Options.Sink is nil")
 	}
@@ -90,13 +98,47 @@ func Start(o Options) (*Session, error) {
 		exitCh:  make(chan syscall.WaitStatus, 1),
 		execErr: make(chan error, 1),
 	}
+	// A cancelled start-up unblocks the reads below through their
+	// deadlines (the files go through the poller); Close from another
+	// goroutine would race with fail's.
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			past := time.Unix(1, 0)
+			s.ctl.SetReadDeadline(past)
+			s.work.SetReadDeadline(past)
+		case <-stop:
+		}
+	}()
+	var once sync.Once
+	endWatch := func() { once.Do(func() { close(stop); <-watched }) }
+	var helperSig syscall.Signal // the workload helper's death, if reported
 	fail := func(err error) (*Session, error) {
+		endWatch()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("start-up interrupted: %w", ctx.Err())
+		}
 		s.ctl.Close()
 		s.work.Close()
 		if s.listener >= 0 {
 			unix.Close(s.listener)
 		}
+		// The workload has not exec'd yet, so the reaper and the
+		// workload helper (Pdeathsig) are the whole tree: killing the
+		// reaper bounds the wait even if it is stuck.
+		cmd.Process.Kill()
 		cmd.Wait()
+		// A signal to the whole process group (a terminal, a service
+		// manager) can kill a helper before it catches signals: say so,
+		// so that the caller can tell it from a tool failure.
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() != syscall.SIGKILL {
+			helperSig = ws.Signal()
+		}
+		if helperSig != 0 && ctx.Err() == nil {
+			err = &SignaledError{Sig: helperSig, Err: err}
+		}
 		return nil, err
 	}
 	msg, err := readMsg(s.ctl)
@@ -113,6 +155,24 @@ func Start(o Options) (*Session, error) {
 	}
 	lfd, msg, err := recvFD(s.work)
 	if err != nil {
+		if ctx.Err() == nil {
+			// The workload helper died: the reaper reports how (bounded
+			// by a deadline, in case it is stuck).
+			s.ctl.SetReadDeadline(time.Now().Add(time.Second))
+			for {
+				m, rerr := readMsg(s.ctl)
+				if rerr != nil {
+					break
+				}
+				if strings.HasPrefix(m, "X") {
+					v, _ := strconv.ParseUint(m[1:], 10, 32)
+					if ws := syscall.WaitStatus(v); ws.Signaled() && ws.Signal() != syscall.SIGKILL {
+						helperSig = ws.Signal()
+					}
+					break
+				}
+			}
+		}
 		return fail(fmt.Errorf("workload helper: %w", err))
 	}
 	if lfd < 0 {
@@ -128,6 +188,10 @@ func Start(o Options) (*Session, error) {
 		return fail(fmt.Errorf("workload helper: unexpected message %q", msg))
 	}
 	s.listener = lfd
+	endWatch()
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
 	// Synchronous wake-up (Linux 6.6) moves the tracee and the supervisor
 	// as a pair on one CPU: the round trip gets several times cheaper.
 	// The ioctl takes the flag value itself, not a pointer.
@@ -187,7 +251,11 @@ func (s *Session) watchExec() {
 // goroutine; it locks its OS thread.
 func (s *Session) Run() error {
 	if _, err := s.work.Write([]byte("G")); err != nil {
-		return fmt.Errorf("go-ahead: %w", err)
+		// The workload helper died before its exec (a signal to the
+		// tree): not a tool failure. The reaper reports its status and
+		// the listener hangs up once it is reaped.
+		s.execErr <- nil
+		return s.sup.loop()
 	}
 	go s.watchExec()
 	return s.sup.loop()
@@ -202,8 +270,8 @@ func (s *Session) Signal(sig syscall.Signal) error { return syscall.Kill(s.main,
 // KillTree sends sig to every process of the workload.
 func (s *Session) KillTree(sig syscall.Signal) int { return KillTree(s.reaper, sig) }
 
-// Close releases the helper, which kills whatever is left of the tree and
-// exits; Close does not wait for that.
+// Close releases the helper, which kills and reaps whatever is left of the
+// tree and exits; Close waits for that (at most closeGrace, then kills it).
 func (s *Session) Close() error {
 	s.ctl.Close()
 	s.work.Close()
@@ -212,20 +280,24 @@ func (s *Session) Close() error {
 		s.listener = -1
 	}
 	s.sup.close()
-	// The reaper exits on the hang-up (killing whatever is left of the
-	// tree first). It is reaped in the background: the caller is usually
-	// about to exit, and a stuck helper must never hang it.
-	go func() {
-		waited := make(chan struct{})
-		go func() { s.helper.Wait(); close(waited) }()
-		select {
-		case <-waited:
-		case <-time.After(5 * time.Second):
-			s.helper.Process.Kill()
-		}
-	}()
+	// The reaper exits on the hang-up, killing and reaping whatever is
+	// left of the tree first. We wait for it: only its wait status carries
+	// the workload's CPU time into ours (time(1), getrusage). A stuck
+	// reaper is killed, so the wait stays bounded.
+	waited := make(chan struct{})
+	go func() { s.helper.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(closeGrace):
+		s.helper.Process.Kill()
+		<-waited
+	}
 	return nil
 }
+
+// closeGrace bounds how long Close waits for the reaper to kill and reap
+// what is left of the tree before killing it.
+const closeGrace = 5 * time.Second
 
 // KillTree sends sig to every descendant of root (not root itself) and
 // returns how many it signalled. It walks /proc, so a process forked
