@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pidIn waits (bounded) for a workload to write its pid to p.
+func pidIn(t *testing.T, p string) int {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		if b, err := os.ReadFile(p); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never written", p)
+	return 0
+}
+
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+// lastRecord is the last line of an event stream, decoded.
+func lastRecord(t *testing.T, p string) map[string]any {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var last string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(last), &m); err != nil {
+		t.Fatalf("last line of %s: %v: %q", p, err, last)
+	}
+	return m
+}
+
+// TestLearnSignals: SIGINT or SIGTERM to sandlock-learn stops the
+// workload (a second one stops one that ignores the first, and its
+// daemon), the event stream still ends with its exit record, and no
+// profile is written; the status is the workload's.
+func TestLearnSignals(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		sigs     []syscall.Signal
+		script   string
+		status   int
+		stubborn bool
+	}{
+		{"SIGTERM", []syscall.Signal{syscall.SIGTERM}, "echo $$ > pid; exec sleep 60", 143, false},
+		{"SIGINT", []syscall.Signal{syscall.SIGINT}, "echo $$ > pid; exec sleep 60", 130, false},
+		{"ignored", []syscall.Signal{syscall.SIGTERM, syscall.SIGINT},
+			`trap '' TERM INT; setsid sh -c 'trap "" TERM INT; echo $$ > daemon; while :; do sleep 1; done' & echo $$ > pid; while :; do sleep 1; done`, 137, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := canon(t, t.TempDir())
+			out := filepath.Join(dir, "profile.toml")
+			log := filepath.Join(dir, "events.ndjson")
+			cmd := exec.Command(filepath.Join(binDir, "sandlock-learn"), "-o", out, "--debug-log", log, "--", "/bin/sh", "-c", tt.script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "SANDLOCK_LEARN_BIN="+binDir)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+			pids := []int{pidIn(t, filepath.Join(dir, "pid"))}
+			if tt.stubborn {
+				pids = append(pids, pidIn(t, filepath.Join(dir, "daemon")))
+			} else {
+				// Signal only once sleep has replaced the shell.
+				for i := 0; i < 500; i++ {
+					if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pids[0]) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			// Only the script is signalled (not its process group): the
+			// script must pass the signal on itself.
+			for _, s := range tt.sigs {
+				cmd.Process.Signal(s)
+			}
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.status {
+				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.status, stderr.String())
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("a profile was written for an interrupted run")
+			}
+			if ents, _ := filepath.Glob(filepath.Join(dir, ".profile.toml*")); len(ents) != 0 {
+				t.Errorf("temporary files left: %v", ents)
+			}
+			if last := lastRecord(t, log); last["type"] != "exit" {
+				t.Errorf("the event stream does not end with exit: %v", last)
+			}
+			for i := 0; i < 500; i++ {
+				if !running(pids[0]) && (len(pids) == 1 || !running(pids[1])) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			for _, p := range pids {
+				if running(p) {
+					syscall.Kill(p, syscall.SIGKILL)
+					t.Errorf("process %d survived", p)
+				}
+			}
+		})
+	}
+}
+
+// TestLearnIOUringWarning: a workload that sets up io_uring (whose file
+// operations seccomp cannot see) gets the warning on stderr, in the event
+// stream, and in the profile's header.
+func TestLearnIOUringWarning(t *testing.T) {
+	dir := canon(t, t.TempDir())
+	log := filepath.Join(dir, "events.ndjson")
+	_, text := mustLearn(t, dir, "--debug-log", log, "--", "/usr/bin/python3", "-c",
+		"import ctypes; libc = ctypes.CDLL(None); p = ctypes.create_string_buffer(120); assert libc.syscall(425, 4, p) >= 0")
+	header := ""
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			break
+		}
+		header += l + "\n"
+	}
+	if !strings.Contains(header, "# warning: io_uring was set up") || !strings.Contains(header, "invisible") {
+		t.Errorf("profile header lacks the io_uring warning:\n%s", text)
+	}
+	ev, _ := os.ReadFile(log)
+	if !bytes.Contains(ev, []byte(`{"type":"warning","msg":"io_uring was set up`)) {
+		t.Errorf("no io_uring warning record in the stream")
+	}
+}
+
+// TestLearnTimeoutPartial: --timeout on a workload that never ends writes a
+// profile marked partial, and nothing of the workload is left.
+func TestLearnTimeoutPartial(t *testing.T) {
+	dir := canon(t, t.TempDir())
+	os.WriteFile(filepath.Join(dir, "in.txt"), []byte("x"), 0o644)
+	out := filepath.Join(dir, "p.toml")
+	r := learn(t, dir, nil, "-o", out, "--timeout", "1", "--", "/bin/sh", "-c",
+		"trap '' TERM; cat in.txt >/dev/null; echo $$ > pid; while :; do sleep 1; done")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strictCheck(t, out)
+	if !strings.Contains(string(data), "# partial: timed out after") {
+		t.Errorf("profile not marked partial:\n%s", data)
+	}
+	if p := decode(t, string(data)); !covers(p.Filesystem.Read, filepath.Join(dir, "in.txt")) && !covers(p.Filesystem.Write, filepath.Join(dir, "in.txt")) {
+		t.Errorf("what ran before the timeout is not in the profile:\n%s", data)
+	}
+	if pid := pidIn(t, filepath.Join(dir, "pid")); running(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("workload %d survived the timeout", pid)
+	}
+}
