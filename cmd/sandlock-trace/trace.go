@@ -43,6 +43,11 @@ const (
 const (
 	termGrace = 2 * time.Second
 	killRetry = 100 * time.Millisecond
+	// How long the workload gets to end after the first SIGINT/SIGTERM
+	// passed on to it before the whole tree is stopped. Two signals sent
+	// at once may reach us as one (the kernel and the runtime coalesce
+	// them), so the second one cannot be relied on to end the run.
+	signalGrace = 3 * time.Second
 )
 
 const usageText = `sandlock-trace [flags] -- CMD [ARGS...]
@@ -71,7 +76,9 @@ CMD itself has exited, processes it left behind get --linger seconds to
 finish and are then stopped (SIGTERM, then SIGKILL), with a warning record.
 --timeout stops the whole tree the same way at any time (exit record
 "timed_out": true). SIGINT and SIGTERM sent to sandlock-trace are passed to
-CMD; a second one stops the whole tree.
+CMD; a second one, or CMD (or a process it started) still running 3 seconds
+after the first, stops the whole tree. A signal during start-up, before CMD
+runs, ends the trace at once.
 
 Exit status: CMD's own (128+N when killed by signal N), 127 when CMD is not
 found, 126 when it cannot be executed, 125 when the trace itself failed (no
@@ -213,7 +220,58 @@ func (t *tracer) run() int {
 	if t.counts {
 		opts.Extra = seccomp.SandlockBlocked
 	}
-	sess, err := seccomp.Start(opts)
+	// A signal during start-up (helpers starting, listener hand-off)
+	// abandons it: there is no workload yet to pass it on to.
+	startCtx, startCancel := context.WithCancel(context.Background())
+	startDone, startSig := make(chan struct{}), make(chan os.Signal, 1)
+	go func() {
+		var got os.Signal
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGPIPE || got != nil {
+					continue
+				}
+				got = s
+				startCancel()
+			case <-startDone:
+				// A signal to the whole group can kill a helper and
+				// fail the start-up before its copy to us is read
+				// here: take it as what ended the start-up.
+				for got == nil {
+					select {
+					case s := <-sigs:
+						if s != syscall.SIGPIPE {
+							got = s
+						}
+						continue
+					default:
+					}
+					break
+				}
+				startSig <- got
+				return
+			}
+		}
+	}()
+	sess, err := seccomp.StartContext(startCtx, opts)
+	close(startDone)
+	got := <-startSig
+	startCancel()
+	if got != nil && err == nil {
+		// It came as start-up completed: the loop below passes it on.
+		sigs <- got
+	}
+	var se *seccomp.SignaledError
+	if err != nil && got == nil && errors.As(err, &se) {
+		got = se.Sig
+	}
+	if err != nil && got != nil {
+		sig := got.(syscall.Signal)
+		t.errorf("interrupted by %s before the workload started", unix.SignalName(sig))
+		t.sink.Emit(start)
+		return t.finish(exitRecord(0, sig, false, began), 128+int(sig))
+	}
 	if err != nil {
 		if errors.Is(err, seccomp.ErrNested) {
 			t.errorf("cannot trace: %v", err)
@@ -244,7 +302,7 @@ func (t *tracer) run() int {
 		signalled  int
 		stopping   bool // SIGTERM sent to the tree
 	)
-	var timeoutC, lingerC, killC, hupC <-chan time.Time
+	var timeoutC, lingerC, killC, hupC, signalC <-chan time.Time
 	var killTick *time.Ticker
 	if t.timeout > 0 {
 		timeoutC = time.After(t.timeout)
@@ -285,6 +343,7 @@ func (t *tracer) run() int {
 				killTree()
 				continue
 			}
+			signalC = time.After(signalGrace)
 			if s == syscall.SIGINT || s == syscall.SIGQUIT {
 				// A terminal already sent it to the whole foreground
 				// group, the workload included: do not send it twice.
@@ -293,6 +352,11 @@ func (t *tracer) run() int {
 				}
 			}
 			sess.Signal(s.(syscall.Signal))
+		case <-signalC:
+			if !stopping {
+				t.errorf("the workload still runs %s after the signal: stopping it", signalGrace)
+				stopTree()
+			}
 		case <-timeoutC:
 			timedOut = true
 			t.errorf("timeout after %s: stopping the workload", t.timeout)
