@@ -104,16 +104,21 @@ func runReaper() {
 			}
 		}
 		// The tracer is gone or done: nothing may run on unobserved.
-		if !childless.Load() {
-			for i := 0; i < 50 && KillTree(os.Getpid(), syscall.SIGKILL) > 0; i++ {
-				time.Sleep(10 * time.Millisecond)
-			}
-			// Exit only once the killed children are reaped (bounded):
-			// the workload's CPU time reaches the tracer's rusage only
-			// through our own wait status.
+		// Kill until every child is reaped, not until one walk of /proc
+		// finds nobody: a walk can miss a process whose parent died
+		// while it read (the orphan comes to us a moment later), and a
+		// survivor would hold the workload's stdout open. Exiting only
+		// once the tree is reaped also carries the workload's CPU time
+		// into our wait status, hence the tracer's rusage. Bounded: a
+		// task stuck in the kernel must not keep us.
+		give := time.After(2 * time.Second)
+		for !childless.Load() {
+			KillTree(os.Getpid(), syscall.SIGKILL)
 			select {
 			case <-reaped:
-			case <-time.After(2 * time.Second):
+			case <-give:
+				os.Exit(0)
+			case <-time.After(10 * time.Millisecond):
 			}
 		}
 		os.Exit(0)
