@@ -8,12 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/check"
 )
 
@@ -28,16 +27,18 @@ func TestRoundTrip(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	learn := filepath.Join(root, "scripts", "sandlock-learn")
-	if _, err := os.Stat(learn); err != nil {
-		t.Skipf("no %s: %v", learn, err)
-	}
-	bin := os.Getenv("ROUNDTRIP_BIN") // set by TestRoundTripUnprivileged
-	if bin == "" {
+	// The unprivileged re-run passes both in: it runs from a copy of
+	// testdata, where ../.. is not the checkout.
+	learn, bin := os.Getenv("ROUNDTRIP_LEARN"), os.Getenv("ROUNDTRIP_BIN")
+	if learn == "" || bin == "" {
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		learn = filepath.Join(root, "scripts", "sandlock-learn")
+		if _, err := os.Stat(learn); err != nil {
+			t.Fatalf("no %s: %v", learn, err)
+		}
 		bin = buildStages(t, root, t.TempDir())
 	}
 
@@ -63,7 +64,7 @@ func TestRoundTrip(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/roundtrip",
 		RequireExplicitExec: true,
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"status": cmdStatus},
+		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"status": testutil.CmdStatus},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("LEARN", learn)
 			env.Setenv("SANDLOCK_LEARN_BIN", bin)
@@ -116,7 +117,7 @@ func buildStages(t *testing.T, root, dir string) string {
 // TestRoundTripUnprivileged re-runs TestRoundTrip as uid 65534: learning
 // and checking need no privilege.
 func TestRoundTripUnprivileged(t *testing.T) {
-	if os.Getuid() != 0 {
+	if testutil.IsRerun() || os.Getuid() != 0 {
 		t.Skip("not root: TestRoundTrip already ran unprivileged")
 	}
 	if _, err := check.KernelABI(); err != nil && os.Getenv("CI") != "true" {
@@ -126,52 +127,27 @@ func TestRoundTripUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "scripts", "sandlock-learn")); err != nil {
-		t.Skip(err)
+	// Stages and script where uid 65534 can run them.
+	bin, err := os.MkdirTemp("", "roundtrip-bin-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "bin")
-	if err := os.Mkdir(bin, 0o755); err != nil {
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	if err := os.Chmod(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	buildStages(t, root, bin)
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(tmp, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "sandlock-learn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testBin := filepath.Join(dir, "test.bin")
-	if err := copyFile(testBin, self); err != nil {
+	learn := filepath.Join(bin, "sandlock-learn")
+	if err := os.WriteFile(learn, script, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(testBin, "-test.run=^TestRoundTrip$", "-test.count=1", "-test.v")
-	cmd.Dir = wd
-	cmd.Env = append(os.Environ(), "ROUNDTRIP_BIN="+bin, "SANDLOCK_TEST_UID=65534", "HOME="+tmp, "TMPDIR="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
-		Pdeathsig:  syscall.SIGKILL,
-		Setpgid:    true,
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("TestRoundTrip as uid 65534: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestRoundTrip/") {
-		t.Fatalf("TestRoundTrip as uid 65534 ran no script:\n%s", out)
-	}
+	testutil.RerunAsNobody(t, testutil.Rerun{
+		Run:  "^TestRoundTrip$",
+		Want: "--- PASS: TestRoundTrip/",
+		Env:  []string{"ROUNDTRIP_BIN=" + bin, "ROUNDTRIP_LEARN=" + learn},
+	})
 }

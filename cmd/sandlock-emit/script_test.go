@@ -1,17 +1,13 @@
 package main
 
 import (
-	"errors"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -31,90 +27,13 @@ func TestScript(t *testing.T) {
 		// UPDATE_GOLDEN=1 go test rewrites the cmp files in the scripts;
 		// review the diff before committing it.
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
-		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"status": cmdStatus},
+		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"status": testutil.CmdStatus},
 	})
-}
-
-// cmdStatus is "status N CMD ARGS...": run CMD and require exit status N,
-// which testscript's "! exec" (any non-zero status) cannot tell apart.
-func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: status N command [args...]")
-	}
-	want, err := strconv.Atoi(args[0])
-	if err != nil {
-		ts.Fatalf("status: %q is not a number", args[0])
-	}
-	err = ts.Exec(args[1], args[2:]...)
-	got := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		got = ee.ExitCode()
-	case err != nil:
-		ts.Fatalf("status: %v", err)
-	}
-	if got != want {
-		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
-	}
 }
 
 // TestScriptUnprivileged re-runs TestScript as uid 65534, so the scripts
 // are proven to pass without root (no root-only path, no permission
-// assumption). As a non-root user TestScript itself is that proof.
+// assumption).
 func TestScriptUnprivileged(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("not root: TestScript already ran unprivileged")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// uid 65534 must be able to reach and execute the binary.
-	dir := t.TempDir()
-	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bin := filepath.Join(dir, "test.bin")
-	if err := copyFile(bin, self); err != nil {
-		t.Fatal(err)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestScript$", "-test.count=1", "-test.v")
-	cmd.Dir = wd
-	cmd.Env = append(os.Environ(), "SANDLOCK_TEST_UID=65534", "HOME=/tmp", "TMPDIR=/tmp", "UPDATE_GOLDEN=")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
-		Pdeathsig:  syscall.SIGKILL,
-		Setpgid:    true,
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("TestScript as uid 65534: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestScript/") {
-		t.Fatalf("TestScript as uid 65534 ran no script:\n%s", out)
-	}
-}
-
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	testutil.RerunAsNobody(t, testutil.Rerun{Run: "^TestScript$", Want: "--- PASS: TestScript/"})
 }
