@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/check"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
@@ -18,10 +19,10 @@ import (
 
 // Exit codes, as pipeline.md defines them; otherwise the workload's status.
 const (
-	exitBad      = 1   // bad profile
-	exitUsage    = 2   // unknown flag, wrong arguments
-	exitTool     = 125 // the tool failed, or the kernel cannot enforce
-	exitNotFound = 127 // the command was not found
+	exitBad      = cliutil.ExitBad   // bad profile
+	exitUsage    = cliutil.ExitUsage // unknown flag, wrong arguments
+	exitTool     = cliutil.ExitTool  // the tool failed, or the kernel cannot enforce
+	exitNotFound = 127               // the command was not found
 )
 
 const name = "sandlock-check"
@@ -68,16 +69,9 @@ Landlock) or the tool failed; 126/127 when the command could not be
 executed / was not found.`
 
 // failure is an error with the exit status it calls for.
-type failure struct {
-	code int
-	err  error
-}
+type failure = cliutil.Failure
 
-func (f *failure) Error() string { return f.err.Error() }
-
-func fail(code int, format string, args ...any) error {
-	return &failure{code: code, err: fmt.Errorf(format, args...)}
-}
+var fail = cliutil.Fail
 
 type options struct {
 	profile string
@@ -102,7 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "json", Usage: "also write the denials as NDJSON \"denial\" records to `FILE` (\"-\" = standard output)", Destination: &opts.json},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &failure{code: exitUsage, err: err}
+			return &failure{Code: exitUsage, Err: err}
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors, once
 		Action: func(c *cli.Context) error {
@@ -112,25 +106,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return err
 		},
 	}
-	err := app.Run(args)
-	if err == nil {
-		return status
-	}
-	code := exitBad
-	var f *failure
-	switch {
-	case errors.As(err, &f):
-		code = f.code
-	case strings.HasPrefix(err.Error(), "Required flag"):
-		// urfave/cli reports a missing -p as a plain error.
-		code = exitUsage
-	}
-	msg := err.Error()
-	if code == exitUsage {
-		msg += " (see " + name + " --help)"
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", name, msg)
-	return code
+	return cliutil.Report(name, app.Run(args), stderr, status)
 }
 
 func checkRun(opts *options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {

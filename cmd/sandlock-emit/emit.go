@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,16 +10,17 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
 )
 
 // Exit codes, as pipeline.md defines them for every binary.
 const (
-	exitOK    = 0
-	exitBad   = 1   // bad input, or a refused request
-	exitUsage = 2   // unknown flag, wrong arguments
-	exitTool  = 125 // the tool itself failed (cannot write the output)
+	exitOK    = cliutil.ExitOK
+	exitBad   = cliutil.ExitBad   // bad input, or a refused request
+	exitUsage = cliutil.ExitUsage // unknown flag, wrong arguments
+	exitTool  = cliutil.ExitTool  // the tool itself failed (cannot write the output)
 )
 
 const name = "sandlock-emit"
@@ -52,16 +52,9 @@ Exit status: 0 written, 1 bad input or refused, 2 usage error, 125 cannot
 write the output.`
 
 // failure is an error with the exit status it calls for.
-type failure struct {
-	code int
-	err  error
-}
+type failure = cliutil.Failure
 
-func (f *failure) Error() string { return f.err.Error() }
-
-func fail(code int, format string, args ...any) error {
-	return &failure{code: code, err: fmt.Errorf(format, args...)}
-}
+var fail = cliutil.Fail
 
 type options struct {
 	output          string
@@ -85,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "allow-incomplete", Usage: "write a profile even though the trace has no exit record", Destination: &opts.allowIncomplete},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &failure{code: exitUsage, err: err}
+			return &failure{Code: exitUsage, Err: err}
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors, once
 		Action: func(c *cli.Context) error {
@@ -100,21 +93,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return emit(&opts, stdin, stdout, stderr)
 		},
 	}
-	err := app.Run(args)
-	if err == nil {
-		return exitOK
-	}
-	code := exitBad
-	var f *failure
-	if errors.As(err, &f) {
-		code = f.code
-	}
-	msg := err.Error()
-	if code == exitUsage {
-		msg += " (see " + name + " --help)"
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", name, msg)
-	return code
+	return cliutil.Report(name, app.Run(args), stderr, exitOK)
 }
 
 func emit(opts *options, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -177,7 +156,7 @@ type stream struct {
 func readGrants(r *event.Reader, stderr io.Writer) (*stream, error) {
 	st := &stream{prof: &profile.Profile{}}
 	lineErr := func(format string, args ...any) error {
-		return &failure{code: exitBad, err: &event.LineError{Name: r.Name(), Line: r.Line(), Msg: fmt.Sprintf(format, args...)}}
+		return &failure{Code: exitBad, Err: &event.LineError{Name: r.Name(), Line: r.Line(), Msg: fmt.Sprintf(format, args...)}}
 	}
 	for {
 		rec, err := r.Next()
@@ -185,7 +164,7 @@ func readGrants(r *event.Reader, stderr io.Writer) (*stream, error) {
 			break
 		}
 		if err != nil {
-			return nil, &failure{code: exitBad, err: err}
+			return nil, &failure{Code: exitBad, Err: err}
 		}
 		if st.meta == nil {
 			m, ok := rec.(*event.Meta)
@@ -221,7 +200,7 @@ func readGrants(r *event.Reader, stderr io.Writer) (*stream, error) {
 		}
 	}
 	if st.meta == nil {
-		return nil, &failure{code: exitBad, err: &event.LineError{Name: r.Name(), Msg: "empty grant stream (no meta record)"}}
+		return nil, &failure{Code: exitBad, Err: &event.LineError{Name: r.Name(), Msg: "empty grant stream (no meta record)"}}
 	}
 	return st, nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -10,15 +8,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
 )
 
 // Exit codes, as pipeline.md defines them for every binary.
 const (
-	exitOK    = 0
-	exitBad   = 1   // bad input
-	exitUsage = 2   // unknown flag, wrong arguments
-	exitTool  = 125 // the tool itself failed (cannot write the output)
+	exitOK    = cliutil.ExitOK
+	exitBad   = cliutil.ExitBad   // bad input
+	exitUsage = cliutil.ExitUsage // unknown flag, wrong arguments
+	exitTool  = cliutil.ExitTool  // the tool itself failed (cannot write the output)
 )
 
 const name = "sandlock-merge"
@@ -52,16 +51,10 @@ Examples:
 
 Exit status: 0 written, 1 bad input, 2 usage error, 125 cannot write OUT.`
 
-type failure struct {
-	code int
-	err  error
-}
+// failure is an error with the exit status it calls for.
+type failure = cliutil.Failure
 
-func (f *failure) Error() string { return f.err.Error() }
-
-func fail(code int, format string, args ...any) error {
-	return &failure{code: code, err: fmt.Errorf(format, args...)}
-}
+var fail = cliutil.Fail
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var output string
@@ -76,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the merged profile to `OUT` (atomically; OUT may be BASE)", Destination: &output},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &failure{code: exitUsage, err: err}
+			return &failure{Code: exitUsage, Err: err}
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors, once
 		Action: func(c *cli.Context) error {
@@ -90,21 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return merge(basePath, newPath, output, stdin, stdout)
 		},
 	}
-	err := app.Run(args)
-	if err == nil {
-		return exitOK
-	}
-	code := exitBad
-	var f *failure
-	if errors.As(err, &f) {
-		code = f.code
-	}
-	msg := err.Error()
-	if code == exitUsage {
-		msg += " (see " + name + " --help)"
-	}
-	fmt.Fprintf(stderr, "%s: %s\n", name, msg)
-	return code
+	return cliutil.Report(name, app.Run(args), stderr, exitOK)
 }
 
 func merge(basePath, newPath, output string, stdin io.Reader, stdout io.Writer) error {
@@ -157,10 +136,10 @@ func load(path string, stdin io.Reader) (*profile.Profile, string, error) {
 		p, err = profile.DecodeFile(path)
 	}
 	if err != nil {
-		return nil, "", &failure{code: exitBad, err: err}
+		return nil, "", &failure{Code: exitBad, Err: err}
 	}
 	if err := p.Validate(false); err != nil {
-		return nil, "", &failure{code: exitBad, err: err}
+		return nil, "", &failure{Code: exitBad, Err: err}
 	}
 	return p, displayName, nil
 }
