@@ -331,6 +331,21 @@ func (t *tracer) run() int {
 		}
 		return killTick.C
 	}
+	execSeen := false
+	onExecResult := func(err error) {
+		execSeen = true
+		var ee *seccomp.ExecError
+		if errors.As(err, &ee) {
+			execErr = ee
+			msg := "not found"
+			if ee.Code == exitCannotExec {
+				msg = "cannot execute: " + ee.Err.Error()
+			}
+			t.errorf("%s: %s", t.argv[0], msg)
+		} else if err != nil {
+			t.errorf("%v", err)
+		}
+	}
 	for !(loopDone && (mainStatus != nil || execErr != nil)) {
 		select {
 		case s := <-sigs:
@@ -380,17 +395,7 @@ func (t *tracer) run() int {
 				lingerC = time.After(0)
 			}
 		case err := <-sess.ExecResult():
-			var ee *seccomp.ExecError
-			if errors.As(err, &ee) {
-				execErr = ee
-				msg := "not found"
-				if ee.Code == exitCannotExec {
-					msg = "cannot execute: " + ee.Err.Error()
-				}
-				t.errorf("%s: %s", t.argv[0], msg)
-			} else if err != nil {
-				t.errorf("%v", err)
-			}
+			onExecResult(err)
 		case <-lingerC:
 			n := sess.KillTree(0)
 			if n > 0 && !loopDone {
@@ -420,6 +425,16 @@ func (t *tracer) run() int {
 				stopTree()
 				killTree()
 			}
+		}
+	}
+	if !execSeen {
+		// The helper reports a failed exec just before it exits, so the
+		// result and the exit status race: wait for the result (it is
+		// already on its way) so that a 126 or 127 always says why.
+		select {
+		case err := <-sess.ExecResult():
+			onExecResult(err)
+		case <-time.After(2 * time.Second):
 		}
 	}
 	if killTick != nil {

@@ -775,6 +775,11 @@ func TestExitStatus(t *testing.T) {
 			if res.code != tt.code {
 				t.Errorf("exit status %d, want %d; stderr:\n%s", res.code, tt.code, res.stderr)
 			}
+			// A command that could not run always says why, naming it.
+			if want := map[int]string{126: ": cannot execute: ", 127: ": command not found"}[tt.code]; want != "" &&
+				!strings.Contains(res.stderr, "sandlock-trace: "+tt.args[0]+want) {
+				t.Errorf("stderr %q does not say %q", res.stderr, tt.args[0]+want)
+			}
 			ex := checkStream(t, res)
 			if tt.sig != "" {
 				if ex.Code != nil || ex.Signal != tt.sig {
