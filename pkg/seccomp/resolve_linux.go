@@ -284,3 +284,160 @@ func lexical(base, rest string) string {
 		}
 	}
 }
+
+// openat2's RESOLVE_* bits (linux/openat2.h).
+const (
+	resolveNoXdev       = 0x01
+	resolveNoMagiclinks = 0x02
+	resolveNoSymlinks   = 0x04
+	resolveBeneath      = 0x08
+	resolveInRoot       = 0x10
+)
+
+// resolveHow resolves raw path p for openat2 with RESOLVE_* bits how,
+// relative to base (the dirfd's canonical path in the tracee's root). It
+// reports false when the kernel would refuse the lookup by these rules
+// (ELOOP for a forbidden symlink or magic link, EXDEV for an escape from
+// base under RESOLVE_BENEATH): such a call opens nothing, and recording a
+// path for it would let a workload widen its own profile.
+//
+// RESOLVE_IN_ROOT makes base the root: absolute paths, absolute symlink
+// targets and ".." stay inside it. RESOLVE_NO_XDEV is not checked (a
+// refused mount crossing is rare and would only over-record a path the
+// workload named); RESOLVE_CACHED changes only the errno, not the path.
+// The lookup is uncached: openat2 with RESOLVE_* bits is rare.
+func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgid, tid int) (resolved, bool) {
+	scoped := how&(resolveBeneath|resolveInRoot) != 0
+	inRoot := how&resolveInRoot != 0
+	scope := "/"
+	if scoped {
+		scope = base
+	}
+	cur, rest := base, p
+	if p != "" && p[0] == '/' {
+		if scoped && !inRoot {
+			return resolved{}, false // EXDEV: absolute path under RESOLVE_BENEATH
+		}
+		cur = scope
+	}
+	// up moves cur to its parent, clamped at (IN_ROOT) or refused above
+	// (BENEATH) the scope.
+	up := func() bool {
+		if scoped && cur == scope {
+			return inRoot
+		}
+		cur = parent(cur)
+		return true
+	}
+	isDir, links := true, 0
+	for {
+		var comp string
+		comp, rest = nextComp(rest)
+		if comp == "" {
+			break
+		}
+		if comp == "." {
+			continue
+		}
+		if comp == ".." {
+			if !up() {
+				return resolved{}, false
+			}
+			isDir = true
+			continue
+		}
+		if cur == "/proc" && root == "" && (comp == "self" || comp == "thread-self") {
+			// Plain symlinks in procfs, naming the tracee.
+			if how&resolveNoSymlinks != 0 {
+				return resolved{}, false
+			}
+			cur = "/proc/" + strconv.Itoa(tgid)
+			if comp == "thread-self" {
+				cur += "/task/" + strconv.Itoa(tid)
+			}
+			continue
+		}
+		next := join(cur, comp)
+		last := isLast(rest)
+		if err := unix.Lstat(root+next, &r.st); err != nil {
+			// Missing: the rest is appended lexically, in scope.
+			cur = next
+			for {
+				comp, rest = nextComp(rest)
+				switch comp {
+				case "", ".":
+				case "..":
+					if !up() {
+						return resolved{}, false
+					}
+				default:
+					cur = join(cur, comp)
+				}
+				if comp == "" {
+					return resolved{path: cur}, true
+				}
+			}
+		}
+		mode := r.st.Mode & unix.S_IFMT
+		if mode == unix.S_IFLNK && (!last || follow) {
+			magic := isMagic(next)
+			if how&resolveNoSymlinks != 0 || magic && (scoped || how&resolveNoMagiclinks != 0) {
+				return resolved{}, false // ELOOP (EXDEV for a scoped magic link)
+			}
+			if links++; links > maxLinks {
+				return resolved{}, false // ELOOP
+			}
+			n, err := unix.Readlink(root+next, r.linkBuf[:])
+			if err != nil || n == 0 {
+				return resolved{}, false
+			}
+			target := string(r.linkBuf[:n])
+			if target[0] != '/' {
+				if magic {
+					cur, isDir = next, false // pipe:[N] and the like
+					continue
+				}
+				rest = target + "/" + rest
+				continue
+			}
+			if scoped && !inRoot {
+				return resolved{}, false // EXDEV: absolute symlink under RESOLVE_BENEATH
+			}
+			if magic && root != "" {
+				if strings.HasPrefix(target, root+"/") {
+					target = target[len(root):]
+				} else if target == root {
+					target = "/"
+				}
+			}
+			cur, rest = scope, target+"/"+rest
+			continue
+		}
+		if mode == unix.S_IFLNK {
+			return resolved{path: next, exists: true, link: true}, true
+		}
+		cur = next
+		isDir = mode == unix.S_IFDIR
+	}
+	return resolved{path: cur, exists: true, dir: isDir}, true
+}
+
+// isMagic says whether the symlink at tracee path p is a procfs magic
+// link (/proc/PID/{fd/N,cwd,root,exe,ns/*,map_files/*}, also under
+// task/TID): every symlink below a /proc/PID directory is one.
+func isMagic(p string) bool {
+	if !strings.HasPrefix(p, "/proc/") {
+		return false
+	}
+	s := p[len("/proc/"):]
+	i := strings.IndexByte(s, '/')
+	if i <= 0 {
+		return false
+	}
+	for _, c := range []byte(s[:i]) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

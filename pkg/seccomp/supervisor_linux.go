@@ -388,10 +388,19 @@ func (sup *supervisor) handle(n *notif) {
 	case unix.SYS_OPENAT:
 		sup.open(t, "openat", int32(a[0]), a[1], a[2])
 	case unix.SYS_OPENAT2:
-		var how [8]byte
+		// struct open_how {flags, mode, resolve u64}: a smaller size is
+		// EINVAL in the kernel, so nothing is opened.
+		var how [24]byte
+		if a[3] < uint64(len(how)) {
+			break
+		}
 		sup.read = true
 		if err := sup.mem.read(t.tid, a[2], how[:]); err != nil {
 			sup.warnRead(t, "openat2", err)
+			break
+		}
+		if rf := u64(how[16:]); rf&(resolveNoMagiclinks|resolveNoSymlinks|resolveBeneath|resolveInRoot) != 0 {
+			sup.openHow(t, int32(a[0]), a[1], u64(how[:]), rf)
 			break
 		}
 		sup.open(t, "openat2", int32(a[0]), a[1], u64(how[:]))
@@ -619,6 +628,53 @@ func (sup *supervisor) open(t *thread, sys string, dirfd int32, addr, flags uint
 	follow := flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
 	raw, r, ok := sup.readPath(t, sys, dirfd, addr, follow, false)
 	if !ok {
+		return
+	}
+	sup.openEvent(t, sys, raw, r, flags)
+}
+
+// openHow is openat2 with RESOLVE_* bits that change the lookup
+// (resolver.resolveHow): a lookup they refuse records nothing.
+func (sup *supervisor) openHow(t *thread, dirfd int32, addr, flags, how uint64) {
+	if flags&oPATH != 0 {
+		return // as in open
+	}
+	sup.read = true
+	raw, err := sup.mem.readString(t.tid, addr, 4096)
+	if err != nil {
+		if err != syscall.ENAMETOOLONG {
+			sup.warnRead(t, "openat2", err)
+		}
+		return
+	}
+	if raw == "" {
+		return // ENOENT in the tracee
+	}
+	base := "/"
+	if raw[0] != '/' || how&(resolveBeneath|resolveInRoot) != 0 {
+		var ok bool
+		if dirfd == atFDCWD {
+			base, ok = sup.procLink(t, "cwd")
+		} else {
+			base, ok = sup.fdPath(t, dirfd)
+		}
+		if !ok || base == "" || base[0] != '/' {
+			return
+		}
+	}
+	follow := flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
+	r, ok := sup.res.resolveHow(t.p.root, base, raw, follow, how, t.p.tgid, t.tid)
+	if !ok {
+		return
+	}
+	sup.openEvent(t, "openat2", raw, r, flags)
+}
+
+// openEvent records an open of r with open flags; a final symlink the
+// call does not follow fails it (ELOOP for O_NOFOLLOW, EEXIST for
+// O_CREAT|O_EXCL), so it records nothing.
+func (sup *supervisor) openEvent(t *thread, sys, raw string, r resolved, flags uint64) {
+	if r.link {
 		return
 	}
 	var op string
