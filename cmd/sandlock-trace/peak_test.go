@@ -60,8 +60,14 @@ func peakSetup(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("gcc is needed to build the test programs: %v", err)
 	}
+	// The arena program is pkg/peak's own: one source for both tests.
+	sources := map[string]string{"peak_arenas": filepath.Join("..", "..", "pkg", "peak", "testdata", "arenas.c")}
 	for _, name := range []string{"peak_arenas", "peak_reserve", "peak_smallmaps", "peak_children", "peak_fd"} {
-		cc := exec.Command(gcc, "-O2", "-Wall", "-pthread", "-o", filepath.Join(dir, name), filepath.Join("testdata", name+".c"))
+		src, ok := sources[name]
+		if !ok {
+			src = filepath.Join("testdata", name+".c")
+		}
+		cc := exec.Command(gcc, "-O2", "-Wall", "-pthread", "-o", filepath.Join(dir, name), src)
 		if out, err := cc.CombinedOutput(); err != nil {
 			t.Fatalf("gcc %s: %v\n%s", name, err, out)
 		}
