@@ -12,30 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
-
-// pidIn waits (bounded) for a workload to write its pid to p.
-func pidIn(t *testing.T, p string) int {
-	t.Helper()
-	for i := 0; i < 1000; i++ {
-		if b, err := os.ReadFile(p); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s never written", p)
-	return 0
-}
-
-func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
-}
 
 // lastRecord is the last line of an event stream, decoded.
 func lastRecord(t *testing.T, p string) map[string]any {
@@ -89,9 +68,9 @@ func TestLearnSignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-			pids := []int{pidIn(t, filepath.Join(dir, "pid"))}
+			pids := []int{testutil.WaitPID(t, filepath.Join(dir, "pid"))}
 			if tt.stubborn {
-				pids = append(pids, pidIn(t, filepath.Join(dir, "daemon")))
+				pids = append(pids, testutil.WaitPID(t, filepath.Join(dir, "daemon")))
 			} else {
 				// Signal only once sleep has replaced the shell.
 				for i := 0; i < 500; i++ {
@@ -126,13 +105,13 @@ func TestLearnSignals(t *testing.T) {
 				t.Errorf("the event stream does not end with exit: %v", last)
 			}
 			for i := 0; i < 500; i++ {
-				if !running(pids[0]) && (len(pids) == 1 || !running(pids[1])) {
+				if !testutil.Alive(pids[0]) && (len(pids) == 1 || !testutil.Alive(pids[1])) {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
 			for _, p := range pids {
-				if running(p) {
+				if testutil.Alive(p) {
 					syscall.Kill(p, syscall.SIGKILL)
 					t.Errorf("process %d survived", p)
 				}
@@ -187,7 +166,7 @@ func TestLearnTimeoutPartial(t *testing.T) {
 	if p := decode(t, string(data)); !covers(p.Filesystem.Read, filepath.Join(dir, "in.txt")) && !covers(p.Filesystem.Write, filepath.Join(dir, "in.txt")) {
 		t.Errorf("what ran before the timeout is not in the profile:\n%s", data)
 	}
-	if pid := pidIn(t, filepath.Join(dir, "pid")); running(pid) {
+	if pid := testutil.WaitPID(t, filepath.Join(dir, "pid")); testutil.Alive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("workload %d survived the timeout", pid)
 	}

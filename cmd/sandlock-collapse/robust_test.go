@@ -6,8 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
@@ -18,20 +19,9 @@ import (
 // file for the whole machine).
 func TestOutputToFIFO(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "grants.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// The reader end is opened first and non-blocking, so the command's
-	// open for writing does not wait and a failing test cannot hang.
-	rfd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(rfd)
+	readFIFO := testutil.FIFO(t, fifo)
 	code, stdout, stderr := runIn(t, startLine+"\n"+fsLine+"\n"+exitLine+"\n", "-o", fifo)
-	buf := make([]byte, 1<<16)
-	n, _ := syscall.Read(rfd, buf)
-	b := buf[:max(n, 0)]
+	b := readFIFO()
 	if code != 0 || stdout != "" || stderr != "" {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}

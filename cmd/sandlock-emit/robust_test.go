@@ -5,8 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
 )
@@ -68,20 +69,11 @@ func TestOutputFaults(t *testing.T) {
 	}
 
 	fifo := filepath.Join(t.TempDir(), "p.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Non-blocking reader first: the write cannot wait, the test cannot hang.
-	rfd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(rfd)
+	readFIFO := testutil.FIFO(t, fifo)
 	code, stdout, stderr := emitIn(metaLine+"\n"+grantLine+"\n", "-o", fifo)
-	buf := make([]byte, 1<<16)
-	n, _ := syscall.Read(rfd, buf)
-	if code != 0 || stdout != "" || stderr != "" || !bytes.Contains(buf[:max(n, 0)], []byte(`read = ["/etc/hostname"]`)) {
-		t.Errorf("-o FIFO: exit %d stdout %q stderr %q, reader got %q", code, stdout, stderr, buf[:max(n, 0)])
+	got := readFIFO()
+	if code != 0 || stdout != "" || stderr != "" || !bytes.Contains(got, []byte(`read = ["/etc/hostname"]`)) {
+		t.Errorf("-o FIFO: exit %d stdout %q stderr %q, reader got %q", code, stdout, stderr, got)
 	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("the FIFO was replaced: %v", err)

@@ -5,8 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
 
 // TestOutputFaults: a full disk on stdout is a tool failure (125) with
@@ -30,20 +31,11 @@ func TestOutputFaults(t *testing.T) {
 	}
 
 	fifo := filepath.Join(dir, "out.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	rfd, err := syscall.Open(fifo, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(rfd)
+	readFIFO := testutil.FIFO(t, fifo)
 	var out bytes.Buffer
 	errb.Reset()
 	code = run([]string{name, "-o", fifo, base, "-"}, strings.NewReader("[filesystem]\nread = [\"/usr\"]\n"), &out, &errb)
-	buf := make([]byte, 1<<16)
-	n, _ := syscall.Read(rfd, buf)
-	got := string(buf[:max(n, 0)])
+	got := string(readFIFO())
 	if code != 0 || out.Len() != 0 || !strings.Contains(got, `"/etc/hostname"`) || !strings.Contains(got, `"/usr"`) {
 		t.Errorf("-o FIFO: exit %d stderr %q, reader got %q", code, errb.String(), got)
 	}

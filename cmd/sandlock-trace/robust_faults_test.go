@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
 
 // stubborn is a workload that ignores SIGTERM and SIGINT and leaves a
@@ -29,7 +31,7 @@ func gone(t *testing.T, pids map[string]int) {
 	for {
 		var alivePids []string
 		for name, pid := range pids {
-			if alive(pid) {
+			if testutil.Alive(pid) {
 				alivePids = append(alivePids, name)
 			}
 		}
@@ -52,7 +54,7 @@ func gone(t *testing.T, pids map[string]int) {
 func TestTimeoutStopsEverything(t *testing.T) {
 	d := tempDir(t)
 	res := runTrace(t, append([]string{"--timeout", "1", "--"}, stubborn(d)...)...)
-	pids := map[string]int{"workload": waitFile(t, d+"/pid"), "daemon": waitFile(t, d+"/daemon")}
+	pids := map[string]int{"workload": testutil.WaitPID(t, d+"/pid"), "daemon": testutil.WaitPID(t, d+"/daemon")}
 	gone(t, pids)
 	ex := checkStream(t, res)
 	if !ex.TimedOut || ex.Signal != "SIGKILL" || res.code != 137 {
@@ -71,7 +73,7 @@ func TestSignalsToTracer(t *testing.T) {
 	t.Run("SIGTERM", func(t *testing.T) {
 		d := tempDir(t)
 		cmd, stdout, stderr := startTrace(t, "--", "sh", "-c", "echo $$ > "+d+"/pid; exec sleep 60")
-		pid := waitFile(t, d+"/pid")
+		pid := testutil.WaitPID(t, d+"/pid")
 		// The shell's exec of sleep must be done, or SIGTERM could hit
 		// the shell first; wait for sleep's image (polling, no timing).
 		for i := 0; i < 500; i++ {
@@ -95,7 +97,7 @@ func TestSignalsToTracer(t *testing.T) {
 		t.Run("ignored "+sigs[0].String(), func(t *testing.T) {
 			d := tempDir(t)
 			cmd, stdout, stderr := startTrace(t, append([]string{"--"}, stubborn(d)...)...)
-			pids := map[string]int{"workload": waitFile(t, d+"/pid"), "daemon": waitFile(t, d+"/daemon")}
+			pids := map[string]int{"workload": testutil.WaitPID(t, d+"/pid"), "daemon": testutil.WaitPID(t, d+"/daemon")}
 			cmd.Process.Signal(sigs[0])
 			cmd.Process.Signal(sigs[1])
 			code := exitCode(t, cmd.Wait())

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
+
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
@@ -891,32 +893,10 @@ func startTrace(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.
 	return cmd, &stdout, &stderr
 }
 
-// waitFile waits for a workload to write its pid.
-func waitFile(t *testing.T, p string) int {
-	for i := 0; i < 1000; i++ {
-		if b, err := os.ReadFile(p); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s never written", p)
-	return 0
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
-}
-
 func TestSIGINT(t *testing.T) {
 	d := tempDir(t)
 	cmd, stdout, _ := startTrace(t, "--", "sh", "-c", "echo $$ > "+d+"/pid; exec sleep 60")
-	waitFile(t, d+"/pid")
+	testutil.WaitPID(t, d+"/pid")
 	time.Sleep(50 * time.Millisecond) // let exec sleep happen (not an assertion)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
@@ -934,15 +914,15 @@ func TestTracerKilled(t *testing.T) {
 	d := tempDir(t)
 	cmd, _, _ := startTrace(t, "-o", os.DevNull, "--", "sh", "-c",
 		"setsid sh -c 'echo $$ > "+d+"/gc; exec sleep 60' & echo $$ > "+d+"/pid; wait")
-	main := waitFile(t, d+"/pid")
-	gc := waitFile(t, d+"/gc")
+	main := testutil.WaitPID(t, d+"/pid")
+	gc := testutil.WaitPID(t, d+"/gc")
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	for i := 0; i < 500 && (alive(main) || alive(gc)); i++ {
+	for i := 0; i < 500 && (testutil.Alive(main) || testutil.Alive(gc)); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if alive(main) || alive(gc) {
-		t.Fatalf("workload survived the tracer: main %v, grandchild %v", alive(main), alive(gc))
+	if testutil.Alive(main) || testutil.Alive(gc) {
+		t.Fatalf("workload survived the tracer: main %v, grandchild %v", testutil.Alive(main), testutil.Alive(gc))
 	}
 }
 
@@ -965,13 +945,13 @@ func TestOutputFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.Close()
-		main := waitFile(t, d+"/pid")
+		main := testutil.WaitPID(t, d+"/pid")
 		r.Close() // the reader dies
 		code := exitCode(t, cmd.Wait())
 		if code != 125 || !strings.Contains(stderr.String(), "cannot write events") {
 			t.Errorf("status %d, stderr %q", code, stderr.String())
 		}
-		if alive(main) {
+		if testutil.Alive(main) {
 			t.Errorf("workload %d still running", main)
 		}
 	})
@@ -1130,7 +1110,7 @@ func TestLinger(t *testing.T) {
 		t.Errorf("no warning about the process left behind")
 	}
 	b, _ := os.ReadFile(d + "/pid")
-	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || alive(pid) {
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid == 0 || testutil.Alive(pid) {
 		t.Errorf("left-behind process %d still alive", pid)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -181,4 +182,50 @@ func copyFile(dst, src string, mode os.FileMode) error {
 		return err
 	}
 	return os.Chmod(dst, mode)
+}
+
+// WaitPID waits (bounded, about 10 s) for a workload to write its pid and a
+// newline to the file p, and returns the pid.
+func WaitPID(t *testing.T, p string) int {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		if b, err := os.ReadFile(p); err == nil && strings.HasSuffix(string(b), "\n") {
+			n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never written", p)
+	return 0
+}
+
+// Alive reports whether pid is a live process (a zombie is not).
+func Alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the state follows the comm, which may hold ')'
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// FIFO makes a named pipe at p with its read end already open and
+// non-blocking, so that a command opening it for writing does not wait and
+// a failing test cannot hang. read returns what has been written so far.
+func FIFO(t *testing.T, p string) (read func() []byte) {
+	t.Helper()
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rfd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(rfd) })
+	return func() []byte {
+		buf := make([]byte, 1<<16)
+		n, _ := syscall.Read(rfd, buf)
+		return buf[:max(n, 0)]
+	}
 }
