@@ -5,7 +5,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -32,19 +31,13 @@ func TestMain(m *testing.M) {
 // TestScript runs the end-to-end scripts in testdata/script: real
 // workloads under real Landlock, watched by the real notifier.
 func TestScript(t *testing.T) {
-	if want := os.Getenv("SANDLOCK_TEST_UID"); want != "" && strconv.Itoa(os.Getuid()) != want {
-		t.Fatalf("running as uid %d, want %s", os.Getuid(), want)
-	}
 	if _, err := check.KernelABI(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and %v", err)
 		}
 		t.Skip(err)
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
-		RequireExplicitExec: true,
-		Cmds:                map[string]func(*testscript.TestScript, bool, []string){"status": testutil.CmdStatus},
+	testutil.Scripts(t, testscript.Params{
 		Setup: func(env *testscript.Env) error {
 			// The sandbox must reach the work directory: uid 65534 too.
 			return os.Chmod(env.WorkDir, 0o755)

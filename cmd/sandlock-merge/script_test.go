@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -18,17 +17,7 @@ func TestMain(m *testing.M) {
 
 // TestScript runs the end-to-end scripts in testdata/script.
 func TestScript(t *testing.T) {
-	if want := os.Getenv("SANDLOCK_TEST_UID"); want != "" && strconv.Itoa(os.Getuid()) != want {
-		t.Fatalf("running as uid %d, want %s", os.Getuid(), want)
-	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata/script",
-		RequireExplicitExec: true,
-		// UPDATE_GOLDEN=1 go test rewrites the cmp files in the scripts;
-		// review the diff before committing it.
-		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
-		Cmds:          map[string]func(*testscript.TestScript, bool, []string){"status": testutil.CmdStatus},
-	})
+	testutil.Scripts(t, testscript.Params{})
 }
 
 // TestScriptUnprivileged re-runs TestScript as uid 65534, so the scripts

@@ -229,3 +229,27 @@ func FIFO(t *testing.T, p string) (read func() []byte) {
 		return buf[:max(n, 0)]
 	}
 }
+
+// Scripts runs a command's testscript files with the settings every command
+// shares: scripts in testdata/script unless p.Dir says otherwise, commands
+// run only through an explicit exec, the "status N" command, and
+// UPDATE_GOLDEN=1 to rewrite the cmp files (review the diff before
+// committing it). In the unprivileged re-run it first checks that it really
+// runs as the uid the re-run asked for.
+func Scripts(t *testing.T, p testscript.Params) {
+	t.Helper()
+	if want := os.Getenv("SANDLOCK_TEST_UID"); want != "" && strconv.Itoa(os.Getuid()) != want {
+		t.Fatalf("running as uid %d, want %s", os.Getuid(), want)
+	}
+	if p.Dir == "" {
+		p.Dir = "testdata/script"
+	}
+	p.RequireExplicitExec = true
+	p.UpdateScripts = os.Getenv("UPDATE_GOLDEN") != ""
+	cmds := map[string]func(*testscript.TestScript, bool, []string){"status": CmdStatus}
+	for k, v := range p.Cmds {
+		cmds[k] = v
+	}
+	p.Cmds = cmds
+	testscript.Run(t, p)
+}
