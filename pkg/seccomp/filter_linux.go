@@ -156,12 +156,7 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 				bpf.RetConstant{Val: retNotify},
 			}
 		case unix.SYS_CLONE:
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argLo(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.CLONE_THREAD, SkipFalse: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowWhen(argLo(0), bpf.JumpBitsSet, unix.CLONE_THREAD)
 		case unix.SYS_SENDTO:
 			// send(2) on a connected socket passes no address: the
 			// connect was recorded already, nothing new to see.
@@ -175,26 +170,11 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 				bpf.RetConstant{Val: retAllow},
 			}
 		case unix.SYS_SENDMSG:
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argHi(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpEqual, Val: handoffMagic, SkipFalse: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowWhen(argHi(0), bpf.JumpEqual, handoffMagic)
 		case unix.SYS_OPEN:
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argLo(1), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.O_PATH, SkipFalse: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowWhen(argLo(1), bpf.JumpBitsSet, unix.O_PATH)
 		case unix.SYS_OPENAT:
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argLo(2), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: unix.O_PATH, SkipFalse: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowWhen(argLo(2), bpf.JumpBitsSet, unix.O_PATH)
 		default:
 			block = []bpf.Instruction{bpf.RetConstant{Val: retNotify}}
 		}
@@ -216,4 +196,15 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	return out, nil
+}
+
+// allowWhen is the block "let the call through when the 32-bit argument
+// word at off satisfies cond against val, notify it otherwise".
+func allowWhen(off uint32, cond bpf.JumpTest, val uint32) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: off, Size: 4},
+		bpf.JumpIf{Cond: cond, Val: val, SkipFalse: 1},
+		bpf.RetConstant{Val: retAllow},
+		bpf.RetConstant{Val: retNotify},
+	}
 }
