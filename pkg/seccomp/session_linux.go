@@ -192,10 +192,6 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
-	// Synchronous wake-up (Linux 6.6) moves the tracee and the supervisor
-	// as a pair on one CPU: the round trip gets several times cheaper.
-	// The ioctl takes the flag value itself, not a pointer.
-	unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, unix.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
 	go s.watchReaper()
 	s.sup = newSupervisor(s, names)
 	return s, nil

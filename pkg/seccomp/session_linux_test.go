@@ -121,3 +121,29 @@ func BenchmarkResolveCold(b *testing.B) {
 		r.resolve("", "/usr/lib/os-release", true, 1, 1)
 	}
 }
+
+// TestWakeSync: the receiver switches synchronous wake-up on before it
+// waits (Linux 6.6+; CI kernels have it). A wrong ioctl argument would
+// leave it off for good, silently tripling the cost of a serial workload.
+func TestWakeSync(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Options{
+		Path: self, Argv: []string{"opens"}, Env: append(os.Environ(), envOpens+"=50"),
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
+	})
+	requireUnotify(t, err)
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.Exited()
+	defer s.Close()
+	if s.sup.syncGone && os.Getenv("CI") != "true" {
+		t.Skip("this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6)")
+	}
+	if s.sup.syncGone || s.sup.syncOns == 0 {
+		t.Errorf("synchronous wake-up not in use: switched on %d times, refused by the kernel %v", s.sup.syncOns, s.sup.syncGone)
+	}
+}
