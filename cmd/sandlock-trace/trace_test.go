@@ -1157,6 +1157,53 @@ func TestChdirBetweenOpens(t *testing.T) {
 	}
 }
 
+// TestCwdCache: the tracer keeps each thread's working directory between
+// relative opens. Every way it can change under it must show in the
+// recorded paths: a process sharing it (clone CLONE_FS) moving it, a thread
+// that took its own, a rename of the directory itself.
+func TestCwdCache(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Fatalf("gcc is needed to build testdata/cwd.c: %v", err)
+	}
+	prog := filepath.Join(tempDir(t), "cwd")
+	if out, err := exec.Command(gcc, "-O2", "-Wall", "-pthread", "-o", prog, "testdata/cwd.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		mode string
+		want []string // relative to the test directory
+	}{
+		{"share", []string{"one/f", "two/f"}},
+		{"unshare", []string{"one/f", "one/f", "two/f", "one/f"}},
+		{"rename", []string{"one/f", "two/f"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			d := tempDir(t)
+			os.Mkdir(d+"/one", 0o755)
+			touch(t, d+"/one/f")
+			if tc.mode != "rename" {
+				os.Mkdir(d+"/two", 0o755)
+				touch(t, d+"/two/f")
+			}
+			res := runTrace(t, "--", prog, tc.mode, d+"/one", d+"/two", "f")
+			if ex := checkStream(t, res); ex.Code == nil || *ex.Code != 0 {
+				t.Fatalf("workload failed; stderr:\n%s", res.stderr)
+			}
+			var got []string
+			for _, f := range fsEvents(res, func(f *event.FS) bool { return strings.HasSuffix(f.Path, "/f") && under(d)(f) }) {
+				got = append(got, strings.TrimPrefix(f.Path, d+"/"))
+				if !f.Existed {
+					t.Errorf("%s recorded as missing", f.Path)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestRenamedDirfd: a dirfd follows its directory through a rename, and so
 // does the recorded path.
 func TestRenamedDirfd(t *testing.T) {

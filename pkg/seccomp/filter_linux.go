@@ -21,6 +21,9 @@ var BaseSyscalls = []string{
 	"connect", "bind", "sendto", "sendmsg", "sendmmsg",
 	"mmap", "munmap", "mprotect", "brk", "mremap", "clone", "clone3", "fork", "vfork",
 	"chroot", "io_uring_setup",
+	// Rare, and only so that a cached working directory is dropped when
+	// it may change (supervisor.cwd).
+	"chdir", "fchdir", "setns", "pivot_root",
 }
 
 // SandlockBlocked are the syscalls sandlock 0.8.6 always blocks, plus the

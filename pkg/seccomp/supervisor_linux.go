@@ -38,6 +38,10 @@ type thread struct {
 	dir   string // "/proc/TID/"
 	p     *proc
 	pidfd int
+	// The working directory as last read, valid while cwdAt equals
+	// supervisor.cwdEpoch (see supervisor.cwd).
+	cwd   string
+	cwdAt uint64
 }
 
 // pendingExec is an execve whose outcome is not known yet: the result of a
@@ -75,6 +79,8 @@ type supervisor struct {
 	// Threads with a rename or rmdir in flight: the directory cache is
 	// suspended until each has made its next call (or exited).
 	inflight map[int]bool
+	// Bumped whenever a cached working directory may have changed.
+	cwdEpoch uint64
 
 	// Synchronous wake-up, see wakeSync: the flag's state in the kernel,
 	// and whether the kernel has it (Linux 6.6).
@@ -114,7 +120,7 @@ func newSupervisor(s *Session, names []string) *supervisor {
 		s: s, fd: s.listener, sink: s.opts.Sink, acct: s.opts.Acct,
 		res: newResolver(), tids: map[int]*thread{}, procs: map[int]*proc{},
 		pending: map[int]*proc{}, inflight: map[int]bool{}, nrName: map[int]string{},
-		epfd: -1,
+		epfd: -1, cwdEpoch: 1,
 	}
 	if sup.acct == nil {
 		sup.acct = nopAcct{}
@@ -538,6 +544,13 @@ func (sup *supervisor) handle(n *notif) {
 		// Paths after a chroot resolve in the new root; the call's
 		// outcome is unknown here, so the root is re-read from now on.
 		p.rootVolatile = true
+		sup.invalidate(t.tid)
+	case unix.SYS_CHDIR, unix.SYS_FCHDIR, unix.SYS_SETNS, unix.SYS_PIVOT_ROOT:
+		// The working directory may change (setns into a mount
+		// namespace and pivot_root move it too), for every process
+		// sharing it: cached ones are dropped, and not cached again
+		// until this call is over.
+		sup.invalidate(t.tid)
 	case unix.SYS_IO_URING_SETUP:
 		sup.out = append(sup.out, &event.Warning{
 			Msg: "io_uring was set up: file and socket operations submitted through io_uring are invisible to the trace",
@@ -622,7 +635,7 @@ func (sup *supervisor) readPath(t *thread, sys string, dirfd int32, addr uint64,
 		var base string
 		var ok bool
 		if dirfd == atFDCWD {
-			base, ok = sup.procLink(t, "cwd")
+			base, ok = sup.cwd(t)
 		} else {
 			base, ok = sup.fdPath(t, dirfd)
 		}
@@ -654,6 +667,25 @@ func (sup *supervisor) procLink(t *thread, name string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// cwd is the thread's working directory. Reading /proc/TID/cwd was a
+// sixth of the receiver's time in the open storm (relative opens), so the
+// answer is kept per thread (a thread can have its own after
+// unshare(CLONE_FS)) until anything that could change it: chdir, fchdir,
+// chroot, setns and pivot_root by any process (processes can share a
+// working directory through clone(CLONE_FS)), and rename and rmdir, which
+// can change its name. Each of these bumps cwdEpoch, and while one is in
+// flight nothing is cached (see invalidate).
+func (sup *supervisor) cwd(t *thread) (string, bool) {
+	if t.cwdAt == sup.cwdEpoch {
+		return t.cwd, true
+	}
+	s, ok := sup.procLink(t, "cwd")
+	if ok && len(sup.inflight) == 0 && !t.p.rootVolatile {
+		t.cwd, t.cwdAt = s, sup.cwdEpoch
+	}
+	return s, ok
 }
 
 func (sup *supervisor) noteFD(t *thread, fd int) {
@@ -711,7 +743,7 @@ func (sup *supervisor) openHow(t *thread, dirfd int32, addr, flags, how uint64) 
 	if raw[0] != '/' || how&(resolveBeneath|resolveInRoot) != 0 {
 		var ok bool
 		if dirfd == atFDCWD {
-			base, ok = sup.procLink(t, "cwd")
+			base, ok = sup.cwd(t)
 		} else {
 			base, ok = sup.fdPath(t, dirfd)
 		}
@@ -800,18 +832,21 @@ func (sup *supervisor) link(t *thread, sys string, ofd int32, oaddr uint64, nfd 
 	sup.fsEvent(t, sys, event.OpLinkTo, raw2, r2, nil)
 }
 
-// invalidate drops the directory cache and keeps it off until the thread
-// has finished the call (its next notification or its exit): a lookup in
-// between could cache what is about to change.
+// invalidate drops the directory cache and the cached working directories
+// and keeps them off until the thread has finished the call (its next
+// notification or its exit): a lookup in between could cache what is
+// about to change.
 func (sup *supervisor) invalidate(tid int) {
 	sup.res.drop()
 	sup.res.off = true
 	sup.inflight[tid] = true
+	sup.cwdEpoch++
 }
 
 func (sup *supervisor) settleInflight(tid int) {
 	delete(sup.inflight, tid)
 	sup.res.drop()
+	sup.cwdEpoch++
 	if len(sup.inflight) == 0 {
 		sup.res.off = false
 	}

@@ -24,6 +24,7 @@ var sysNums = map[string]int{
 	"mmap":     unix.SYS_MMAP, "munmap": unix.SYS_MUNMAP, "mprotect": unix.SYS_MPROTECT, "brk": unix.SYS_BRK, "mremap": unix.SYS_MREMAP,
 	"clone": unix.SYS_CLONE, "clone3": unix.SYS_CLONE3, "fork": unix.SYS_FORK, "vfork": unix.SYS_VFORK,
 	"chroot": unix.SYS_CHROOT, "io_uring_setup": unix.SYS_IO_URING_SETUP,
+	"chdir": unix.SYS_CHDIR, "fchdir": unix.SYS_FCHDIR,
 
 	// Only notified with Options.Extra (sandlock blocks these).
 	"mount": unix.SYS_MOUNT, "umount2": unix.SYS_UMOUNT2, "pivot_root": unix.SYS_PIVOT_ROOT,
