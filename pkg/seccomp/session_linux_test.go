@@ -16,8 +16,23 @@ import (
 // envOpens makes the test binary a workload that opens /dev/null N times.
 const envOpens = "SECCOMP_TEST_OPENS"
 
+// envBrk makes the test binary a workload that queries its break N times
+// and moves it twice.
+const envBrk = "SECCOMP_TEST_BRK"
+
 func TestMain(m *testing.M) {
 	MaybeRunHelper()
+	if s := os.Getenv(envBrk); s != "" {
+		// N queries, then two moves of the break.
+		n, _ := strconv.Atoi(s)
+		cur, _, _ := unix.RawSyscall(unix.SYS_BRK, 0, 0, 0)
+		for i := 0; i < n; i++ {
+			unix.RawSyscall(unix.SYS_BRK, 0, 0, 0)
+		}
+		unix.RawSyscall(unix.SYS_BRK, cur+1<<16, 0, 0)
+		unix.RawSyscall(unix.SYS_BRK, cur, 0, 0)
+		os.Exit(0)
+	}
 	if s := os.Getenv(envOpens); s != "" {
 		n, _ := strconv.Atoi(s)
 		for i := 0; i < n; i++ {
@@ -145,5 +160,35 @@ func TestWakeSync(t *testing.T) {
 	}
 	if s.sup.syncGone || s.sup.syncOns == 0 {
 		t.Errorf("synchronous wake-up not in use: switched on %d times, refused by the kernel %v", s.sup.syncOns, s.sup.syncGone)
+	}
+}
+
+// TestBrkQueryNotNotified: brk(0) only asks, so the filter lets it through;
+// a brk that moves the break is notified (the memory ledger charges it).
+// The test binary's libc moves the break at start-up too, so the runs with
+// 1 and 101 queries must count the same.
+func TestBrkQueryNotNotified(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(queries int) int64 {
+		s, err := Start(Options{
+			Path: self, Argv: []string{"brk"}, Env: append(os.Environ(), envBrk+"="+strconv.Itoa(queries)),
+			Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
+		})
+		requireUnotify(t, err)
+		if err := s.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if ws := <-s.Exited(); ws.ExitStatus() != 0 {
+			t.Fatalf("workload: %v", ws)
+		}
+		s.Close()
+		return s.Counts()["brk"]
+	}
+	few, many := count(0), count(100)
+	if few < 2 || many != few {
+		t.Errorf("brk notified %d times with 1 query and %d with 101, want the same and at least 2 (the moves)", few, many)
 	}
 }
