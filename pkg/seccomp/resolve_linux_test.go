@@ -67,6 +67,29 @@ func TestResolveMatchesKernel(t *testing.T) {
 	}
 }
 
+// TestResolveMissingDir: under a directory that does not exist, the
+// cached resolver must say what the uncached walk says (cold, warm, and
+// through links and ".." after the missing part).
+func TestResolveMissingDir(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	r := newResolver()
+	for _, p := range []string{
+		"a/nope/f", "a/nope/deeper/f", "rel/nope/f", "abs/nope/f", "a/b/up/nope/f",
+		"a/nope/../b/c/file", "dangling/f", "chain1/nope/f", "a/b/c/file/f", "loop1/f",
+	} {
+		want := newResolver().walk("", d+"/"+p, true, os.Getpid(), os.Getpid(), 0)
+		if want.exists {
+			t.Fatalf("%s exists", p)
+		}
+		for pass := 0; pass < 2; pass++ {
+			if got := r.resolve("", d+"/"+p, true, os.Getpid(), os.Getpid()); got != want {
+				t.Errorf("pass %d: resolve(%s) = %+v, want %+v", pass, p, got, want)
+			}
+		}
+	}
+}
+
 func TestResolveFinalComponent(t *testing.T) {
 	d := canonTemp(t)
 	mkTree(t, d)

@@ -128,6 +128,17 @@ func BenchmarkResolveCached(b *testing.B) {
 	}
 }
 
+// BenchmarkResolveMissingDir is a compiler's include probe: a file under
+// a directory that does not exist, below a known one (one lstat).
+func BenchmarkResolveMissingDir(b *testing.B) {
+	r := newResolver()
+	r.resolve("", "/usr/lib/os-release", true, 1, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.resolve("", "/usr/lib/no-such-dir/bits/types.h", true, 1, 1)
+	}
+}
+
 // BenchmarkResolveCold walks every component.
 func BenchmarkResolveCold(b *testing.B) {
 	r := newResolver()
