@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"golang.org/x/sys/unix"
@@ -16,12 +17,24 @@ import (
 // envOpens makes the test binary a workload that opens /dev/null N times.
 const envOpens = "SECCOMP_TEST_OPENS"
 
+// envQuiet makes the test binary a workload that renames a directory and
+// then stays quiet.
+const envQuiet = "SECCOMP_TEST_QUIET"
+
 // envBrk makes the test binary a workload that queries its break N times
 // and moves it twice.
 const envBrk = "SECCOMP_TEST_BRK"
 
 func TestMain(m *testing.M) {
 	MaybeRunHelper()
+	if dir := os.Getenv(envQuiet); dir != "" {
+		// Rename DIR/a to DIR/b, then make no notified call for 1.5 s.
+		if err := unix.Rename(dir+"/a", dir+"/b"); err != nil {
+			os.Exit(1)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		os.Exit(0)
+	}
 	if s := os.Getenv(envBrk); s != "" {
 		// N queries, then two moves of the break.
 		n, _ := strconv.Atoi(s)
@@ -201,5 +214,37 @@ func TestBrkQueryNotNotified(t *testing.T) {
 	few, many := count(0), count(100)
 	if few < 2 || many != few {
 		t.Errorf("brk notified %d times with 1 query and %d with 101, want the same and at least 2 (the moves)", few, many)
+	}
+}
+
+// TestQuietRenamer: a process that renames and then makes no notified call
+// must not keep the directory cache off for the whole tree until it exits:
+// other processes' calls find its rename over.
+func TestQuietRenamer(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := canonTemp(t)
+	if err := os.Mkdir(d+"/a", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(d+"/f", []byte("x"), 0o644)
+	script := `"$0" & sleep 0.5; for i in 1 2 3 4 5 6 7 8 9 10; do cat "$1" >/dev/null; done; wait $!`
+	s, err := Start(Options{
+		Path: "/bin/sh", Argv: []string{"sh", "-c", script, self, d + "/f"},
+		Env:   append(os.Environ(), envQuiet+"="+d),
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
+	})
+	requireUnotify(t, err)
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if ws := <-s.Exited(); ws.ExitStatus() != 0 {
+		t.Fatalf("workload: %v", ws)
+	}
+	defer s.Close()
+	if s.sup.staleDone == 0 {
+		t.Errorf("the quiet rename kept the caches off until the renamer exited")
 	}
 }

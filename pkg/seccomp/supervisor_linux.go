@@ -78,7 +78,9 @@ type supervisor struct {
 	pending map[int]*proc
 	// Threads with a rename or rmdir in flight: the directory cache is
 	// suspended until each has made its next call (or exited).
-	inflight map[int]bool
+	inflight   map[int]inflightCall
+	staleCheck time.Time // last look for calls that ended quietly
+	staleDone  int       // calls found ended that way (tests)
 	// Bumped whenever a cached working directory may have changed.
 	cwdEpoch uint64
 
@@ -119,7 +121,7 @@ func newSupervisor(s *Session, names []string) *supervisor {
 	sup := &supervisor{
 		s: s, fd: s.listener, sink: s.opts.Sink, acct: s.opts.Acct,
 		res: newResolver(), tids: map[int]*thread{}, procs: map[int]*proc{},
-		pending: map[int]*proc{}, inflight: map[int]bool{}, nrName: map[int]string{},
+		pending: map[int]*proc{}, inflight: map[int]inflightCall{}, nrName: map[int]string{},
 		epfd: -1, cwdEpoch: 1,
 	}
 	if sup.acct == nil {
@@ -326,7 +328,7 @@ func (sup *supervisor) dropThread(t *thread) {
 		unix.Close(t.pidfd)
 	}
 	delete(sup.tids, t.tid)
-	if sup.inflight[t.tid] {
+	if _, ok := sup.inflight[t.tid]; ok {
 		sup.settleInflight(t.tid)
 	}
 	p := t.p
@@ -434,8 +436,11 @@ func (sup *supervisor) handle(n *notif) {
 	sup.out = sup.out[:0]
 	sup.pre = sup.pre[:0]
 	sup.read = false
-	if len(sup.inflight) > 0 && sup.inflight[t.tid] {
-		sup.settleInflight(t.tid)
+	if len(sup.inflight) > 0 {
+		if _, ok := sup.inflight[t.tid]; ok {
+			sup.settleInflight(t.tid)
+		}
+		sup.settleQuiet()
 	}
 	if p.rootVolatile {
 		p.root = sup.readRoot(p)
@@ -839,8 +844,69 @@ func (sup *supervisor) link(t *thread, sys string, ofd int32, oaddr uint64, nfd 
 func (sup *supervisor) invalidate(tid int) {
 	sup.res.drop()
 	sup.res.off = true
-	sup.inflight[tid] = true
+	sup.inflight[tid] = inflightCall{nr: int(sup.n.nr), at: time.Now()}
 	sup.cwdEpoch++
+}
+
+// inflightCall is a notified rename, rmdir, chdir (...) let through: the
+// caches stay off until it is over.
+type inflightCall struct {
+	nr int
+	at time.Time
+}
+
+// quietAfter is how long a call may be in flight before the receiver
+// looks whether its thread is still in it.
+const quietAfter = 20 * time.Millisecond
+
+// settleQuiet ends the in-flight calls whose thread has left them without
+// making another notified call: a shell that runs cd and then only waits
+// for its children, a program that renames a file and then computes.
+// Waiting for their next call or their exit would keep every cache off
+// meanwhile, for the whole tree. A thread still blocked in the same
+// syscall (/proc/TID/syscall) keeps its call in flight; one that shows
+// "running" 20 ms later is taken to have finished it (these calls do not
+// compute for that long).
+func (sup *supervisor) settleQuiet() {
+	now := time.Now()
+	if now.Sub(sup.staleCheck) < quietAfter/2 {
+		return
+	}
+	sup.staleCheck = now
+	for tid, c := range sup.inflight {
+		if now.Sub(c.at) < quietAfter {
+			continue
+		}
+		if nr, ok := blockedIn(tid); ok && nr == c.nr {
+			continue
+		}
+		sup.staleDone++
+		sup.settleInflight(tid)
+	}
+}
+
+// blockedIn reads the syscall a thread is blocked in: its number, -1 when
+// it is running or blocked outside a syscall, ok false when it is gone.
+func blockedIn(tid int) (int, bool) {
+	var buf [32]byte
+	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/syscall", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false
+	}
+	n, _ := unix.Read(fd, buf[:])
+	unix.Close(fd)
+	if n <= 0 {
+		return -1, false
+	}
+	f := buf[:n]
+	if i := bytes.IndexByte(f, ' '); i >= 0 {
+		f = f[:i]
+	}
+	nr, err := strconv.Atoi(string(bytes.TrimSpace(f)))
+	if err != nil {
+		return -1, true // "running"
+	}
+	return nr, true
 }
 
 func (sup *supervisor) settleInflight(tid int) {
