@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"runtime"
 
@@ -11,9 +10,9 @@ import (
 )
 
 // Decoding a line costs more than folding its record, so the input is cut
-// into blocks of whole lines that several goroutines decode (fastfs.go for
-// the common fs record, event.Reader for everything else) while the caller
-// folds the records in stream order. Memory stays bounded: at most a few
+// into blocks of whole lines that several goroutines decode (one
+// event.LineDecoder each) while the caller folds the records in stream
+// order. Memory stays bounded: at most a few
 // blocks are in flight.
 
 // blockSize is how much input one decoder takes at a time (a variable so
@@ -136,9 +135,7 @@ func nextBlock(br *bufio.Reader, size int) (data []byte, lines int, last bool, e
 
 // decodeBlock decodes the lines of data, the first being line first.
 func decodeBlock(data []byte, name string, first int) ([]event.Record, error) {
-	var sc scan
-	var feed feeder
-	slow := event.NewReader(&feed, name)
+	var dec event.LineDecoder
 	recs := make([]event.Record, 0, len(data)/160)
 	for line := first; len(data) > 0; line++ {
 		l := data
@@ -146,38 +143,11 @@ func decodeBlock(data []byte, name string, first int) ([]event.Record, error) {
 			l = data[:i+1]
 		}
 		data = data[len(l):]
-		if n := len(l); n > 1 && l[n-1] == '\n' && n <= event.MaxLine+1 {
-			if r, ok := sc.parseFS(l[:n-1]); ok {
-				recs = append(recs, r)
-				continue
-			}
-		}
-		feed.b = l
-		rec, err := slow.Next()
-		feed.b = nil
-		if err == io.EOF { // cannot happen: the line is not empty
-			err = &event.LineError{Name: name, Line: line, Msg: "unexpected end of line"}
-		}
+		rec, err := dec.Decode(l, name, line)
 		if err != nil {
-			var le *event.LineError
-			if errors.As(err, &le) {
-				le.Line = line
-			}
 			return recs, err
 		}
 		recs = append(recs, rec)
 	}
 	return recs, nil
-}
-
-// feeder hands event.Reader one line at a time.
-type feeder struct{ b []byte }
-
-func (f *feeder) Read(p []byte) (int, error) {
-	if len(f.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, f.b)
-	f.b = f.b[n:]
-	return n, nil
 }

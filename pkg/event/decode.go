@@ -71,6 +71,14 @@ func (r *Reader) errorf(format string, args ...any) error {
 	return &LineError{Name: r.name, Line: r.line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// The messages for a line that is not a record at all, shared by Reader
+// and LineDecoder.
+var (
+	msgLong  = fmt.Sprintf("line longer than %d bytes", MaxLine)
+	msgNoEOL = "last line has no newline (truncated stream?)"
+	msgBlank = "blank line"
+)
+
 func (r *Reader) readLine() ([]byte, error) {
 	r.buf = r.buf[:0]
 	for {
@@ -78,7 +86,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.buf = append(r.buf, chunk...)
 		if len(r.buf) > MaxLine+1 {
 			r.line++
-			return nil, r.errorf("line longer than %d bytes", MaxLine)
+			return nil, r.errorf("%s", msgLong)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -88,7 +96,7 @@ func (r *Reader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			r.line++
-			return nil, r.errorf("last line has no newline (truncated stream?)")
+			return nil, r.errorf("%s", msgNoEOL)
 		}
 		if err != nil {
 			return nil, &LineError{Name: r.name, Line: r.line, Msg: err.Error()}
@@ -96,10 +104,40 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.line++
 		line := r.buf[:len(r.buf)-1]
 		if len(line) == 0 {
-			return nil, r.errorf("blank line")
+			return nil, r.errorf("%s", msgBlank)
 		}
 		return line, nil
 	}
+}
+
+// LineDecoder decodes records one line at a time, for a caller that splits
+// the stream itself (sandlock-collapse decodes blocks of lines in
+// parallel, one LineDecoder per goroutine). It checks and words errors
+// exactly as Reader does; it is Reader without the reading.
+type LineDecoder struct {
+	fast fastState
+}
+
+// Decode decodes line, the stream's line number n of input name, given
+// with its newline (a last line without one is an error, as for Reader).
+// Records may keep references to short interned strings but never to
+// line, which the caller may reuse.
+func (d *LineDecoder) Decode(line []byte, name string, n int) (Record, error) {
+	msg := ""
+	switch {
+	case len(line) > MaxLine+1:
+		msg = msgLong
+	case len(line) == 0 || line[len(line)-1] != '\n':
+		msg = msgNoEOL
+	case len(line) == 1:
+		msg = msgBlank
+	default:
+		var rec Record
+		if rec, msg = decodeLine(line[:len(line)-1], &d.fast); msg == "" {
+			return rec, nil
+		}
+	}
+	return nil, &LineError{Name: name, Line: n, Msg: msg}
 }
 
 // wire is every field of every record; pointers tell a missing field from a
