@@ -150,26 +150,12 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 			// Only large unmaps: a small one (of a mapping that was
 			// not notified, or a trim of one that was) is left
 			// uncredited, which can only over-count.
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argHi(1), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},
-				bpf.LoadAbsolute{Off: argLo(1), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: SmallMap, SkipTrue: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowBelow(1, SmallMap)
 		case unix.SYS_BRK:
 			// brk(0) asks where the break is and changes nothing: the
 			// ledger reads the baseline itself at the first real move
 			// (an eighth of a build's brk calls, one per image at least).
-			block = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argHi(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},
-				bpf.LoadAbsolute{Off: argLo(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 1},
-				bpf.RetConstant{Val: retAllow},
-				bpf.RetConstant{Val: retNotify},
-			}
+			block = allowBelow(0, 1)
 		case unix.SYS_CLONE:
 			block = allowWhen(argLo(0), bpf.JumpBitsSet, unix.CLONE_THREAD)
 		case unix.SYS_SENDTO:
@@ -215,6 +201,20 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 
 // allowWhen is the block "let the call through when the 32-bit argument
 // word at off satisfies cond against val, notify it otherwise".
+// allowBelow lets the call through when 64-bit argument i is below v, and
+// notifies it otherwise. Classic BPF sees 32-bit halves: arg < v <=>
+// hi32 == 0 && lo32 < v.
+func allowBelow(i int, v uint32) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argHi(i), Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},
+		bpf.LoadAbsolute{Off: argLo(i), Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: v, SkipTrue: 1},
+		bpf.RetConstant{Val: retAllow},
+		bpf.RetConstant{Val: retNotify},
+	}
+}
+
 func allowWhen(off uint32, cond bpf.JumpTest, val uint32) []bpf.Instruction {
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: off, Size: 4},

@@ -79,15 +79,20 @@ func requireUnotify(t testing.TB, err error) {
 	t.Skipf("seccomp user notification unavailable: %v", err)
 }
 
-// traceOpens runs the test binary as a workload opening /dev/null n times.
-func traceOpens(t testing.TB, n int) (*memSink, syscall.WaitStatus) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+// traceRun traces path (the test binary itself when "") with env added to
+// ours, to the end of the tree, and returns the closed session (its
+// supervisor's state stays readable) and the main process's status.
+func traceRun(t testing.TB, sink Sink, path string, argv []string, env ...string) (*Session, syscall.WaitStatus) {
+	t.Helper()
+	if path == "" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path = self
 	}
-	sink := &memSink{}
 	s, err := Start(Options{
-		Path: self, Argv: []string{"opens"}, Env: append(os.Environ(), envOpens+"="+strconv.Itoa(n)),
+		Path: path, Argv: argv, Env: append(os.Environ(), env...),
 		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink,
 	})
 	requireUnotify(t, err)
@@ -99,6 +104,13 @@ func traceOpens(t testing.TB, n int) (*memSink, syscall.WaitStatus) {
 		t.Fatal(err)
 	}
 	s.Close()
+	return s, ws
+}
+
+// traceOpens runs the test binary as a workload opening /dev/null n times.
+func traceOpens(t testing.TB, n int) (*memSink, syscall.WaitStatus) {
+	sink := &memSink{}
+	_, ws := traceRun(t, sink, "", []string{"opens"}, envOpens+"="+strconv.Itoa(n))
 	return sink, ws
 }
 
@@ -131,25 +143,23 @@ func BenchmarkRoundTrip(b *testing.B) {
 	traceOpens(b, b.N)
 }
 
-// BenchmarkResolveCached is a path in a known directory: one lstat.
-func BenchmarkResolveCached(b *testing.B) {
+// benchResolveWarm resolves p over and over once /usr/lib is known.
+func benchResolveWarm(b *testing.B, p string) {
 	r := newResolver()
 	r.resolve("", "/usr/lib/os-release", true, 1, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r.resolve("", "/usr/lib/os-release", true, 1, 1)
+		r.resolve("", p, true, 1, 1)
 	}
 }
+
+// BenchmarkResolveCached is a path in a known directory: one lstat.
+func BenchmarkResolveCached(b *testing.B) { benchResolveWarm(b, "/usr/lib/os-release") }
 
 // BenchmarkResolveMissingDir is a compiler's include probe: a file under
 // a directory that does not exist, below a known one (one lstat).
 func BenchmarkResolveMissingDir(b *testing.B) {
-	r := newResolver()
-	r.resolve("", "/usr/lib/os-release", true, 1, 1)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		r.resolve("", "/usr/lib/no-such-dir/bits/types.h", true, 1, 1)
-	}
+	benchResolveWarm(b, "/usr/lib/no-such-dir/bits/types.h")
 }
 
 // BenchmarkResolveCold walks every component.
@@ -165,20 +175,7 @@ func BenchmarkResolveCold(b *testing.B) {
 // waits (Linux 6.6+; CI kernels have it). A wrong ioctl argument would
 // leave it off for good, silently tripling the cost of a serial workload.
 func TestWakeSync(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Start(Options{
-		Path: self, Argv: []string{"opens"}, Env: append(os.Environ(), envOpens+"=50"),
-		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
-	})
-	requireUnotify(t, err)
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	<-s.Exited()
-	defer s.Close()
+	s, _ := traceRun(t, &memSink{}, "", []string{"opens"}, envOpens+"=50")
 	if s.sup.syncGone && os.Getenv("CI") != "true" {
 		t.Skip("this kernel has no SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6)")
 	}
@@ -192,23 +189,11 @@ func TestWakeSync(t *testing.T) {
 // The test binary's libc moves the break at start-up too, so the runs with
 // 1 and 101 queries must count the same.
 func TestBrkQueryNotNotified(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	count := func(queries int) int64 {
-		s, err := Start(Options{
-			Path: self, Argv: []string{"brk"}, Env: append(os.Environ(), envBrk+"="+strconv.Itoa(queries)),
-			Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
-		})
-		requireUnotify(t, err)
-		if err := s.Run(); err != nil {
-			t.Fatal(err)
-		}
-		if ws := <-s.Exited(); ws.ExitStatus() != 0 {
+		s, ws := traceRun(t, &memSink{}, "", []string{"brk"}, envBrk+"="+strconv.Itoa(queries))
+		if ws.ExitStatus() != 0 {
 			t.Fatalf("workload: %v", ws)
 		}
-		s.Close()
 		return s.Counts()["brk"]
 	}
 	few, many := count(0), count(100)
@@ -231,19 +216,10 @@ func TestQuietRenamer(t *testing.T) {
 	}
 	os.WriteFile(d+"/f", []byte("x"), 0o644)
 	script := `"$0" & sleep 0.5; for i in 1 2 3 4 5 6 7 8 9 10; do cat "$1" >/dev/null; done; wait $!`
-	s, err := Start(Options{
-		Path: "/bin/sh", Argv: []string{"sh", "-c", script, self, d + "/f"},
-		Env:   append(os.Environ(), envQuiet+"="+d),
-		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{},
-	})
-	requireUnotify(t, err)
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if ws := <-s.Exited(); ws.ExitStatus() != 0 {
+	s, ws := traceRun(t, &memSink{}, "/bin/sh", []string{"sh", "-c", script, self, d + "/f"}, envQuiet+"="+d)
+	if ws.ExitStatus() != 0 {
 		t.Fatalf("workload: %v", ws)
 	}
-	defer s.Close()
 	if s.sup.staleDone == 0 {
 		t.Errorf("the quiet rename kept the caches off until the renamer exited")
 	}
