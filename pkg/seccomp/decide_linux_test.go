@@ -238,9 +238,16 @@ func TestDecideOtherErrno(t *testing.T) {
 	}
 }
 
-// TestDecideUnprivileged runs the Decide tests again as uid 65534: the
-// answer needs no privilege beyond owning the listener.
-func TestDecideUnprivileged(t *testing.T) {
+// unprivilegedTests run again as uid 65534 (TestUnprivileged): a Decide
+// answer needs no privilege beyond owning the listener, and neither do
+// synchronous wake-up, the filter's argument tests or reading
+// /proc/TID/syscall of the workload.
+var unprivilegedTests = []string{
+	"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords",
+	"TestWakeSync", "TestBrkQueryNotNotified", "TestQuietRenamer",
+}
+
+func TestUnprivileged(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("already unprivileged")
 	}
@@ -260,7 +267,7 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err := os.WriteFile(exe, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^(TestDecideRefusesConnect|TestDecideOtherErrno|TestSendtoUnspec|TestSocketRecords)$", "-test.v", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^("+strings.Join(unprivilegedTests, "|")+")$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
@@ -270,7 +277,7 @@ func TestDecideUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("as uid 65534: %v\n%s", err, out)
 	}
-	for _, name := range []string{"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords"} {
+	for _, name := range unprivilegedTests {
 		if !strings.Contains(string(out), "--- PASS: "+name) {
 			t.Fatalf("as uid 65534, %s did not pass:\n%s", name, out)
 		}
