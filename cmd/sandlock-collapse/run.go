@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/collapse"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
@@ -14,22 +15,6 @@ import (
 )
 
 const name = "sandlock-collapse"
-
-// Exit codes (pipeline.md).
-const (
-	exitOK         = 0
-	exitBadInput   = 1 // malformed stream, or a refused request
-	exitUsage      = 2
-	exitToolFailed = 125 // cannot write the output
-)
-
-// exitError carries an exit code to the one place that prints errors.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
 
 const description = `Reads one or more event streams (stdin, or FILE arguments; "-" is stdin),
 decides every grant the workload needs and writes the grant stream for
@@ -79,24 +64,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 			&cli.BoolFlag{Name: "check-options", Usage: "only check the flags (exit 1 on a refused prefix, 2 on a bad value) and read nothing: lets a wrapper refuse before it runs the workload"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &exitError{exitUsage, err.Error()}
+			return &cliutil.Failure{Code: cliutil.ExitUsage, Err: err}
 		},
-		ExitErrHandler: func(*cli.Context, error) {}, // run decides the exit code
+		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors, once
 		Action: func(ctx *cli.Context) error {
 			return collapseAction(ctx, stdin, stdout, stderr, getenv)
 		},
 	}
-	err := app.Run(args)
-	if err == nil {
-		return exitOK
-	}
-	code := exitBadInput
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	fmt.Fprintf(stderr, "%s: %v\n", name, err)
-	return code
+	return cliutil.Report(name, app.Run(args), stderr, cliutil.ExitOK)
 }
 
 func collapseAction(ctx *cli.Context, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -110,10 +85,10 @@ func collapseAction(ctx *cli.Context, stdin io.Reader, stdout, stderr io.Writer,
 	})
 	var ue *collapse.UsageError
 	if errors.As(err, &ue) {
-		return &exitError{exitUsage, err.Error()}
+		return &cliutil.Failure{Code: cliutil.ExitUsage, Err: err}
 	}
 	if err != nil {
-		return &exitError{exitBadInput, err.Error()}
+		return &cliutil.Failure{Code: cliutil.ExitBad, Err: err}
 	}
 	if ctx.Bool("check-options") {
 		return nil
@@ -129,29 +104,29 @@ func collapseAction(ctx *cli.Context, stdin io.Reader, stdout, stderr io.Writer,
 	}
 	res, err := c.Result()
 	if err != nil {
-		return &exitError{exitBadInput, err.Error()}
+		return &cliutil.Failure{Code: cliutil.ExitBad, Err: err}
 	}
 	var buf bytes.Buffer
 	w := event.NewWriter(&buf)
 	for _, r := range res.Records() {
 		if err := w.Write(r); err != nil {
-			return &exitError{exitToolFailed, err.Error()}
+			return &cliutil.Failure{Code: cliutil.ExitTool, Err: err}
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return &exitError{exitToolFailed, err.Error()}
+		return &cliutil.Failure{Code: cliutil.ExitTool, Err: err}
 	}
 	for _, msg := range res.Errors {
 		fmt.Fprintf(stderr, "%s: error: %s\n", name, msg)
 	}
 	if out := ctx.String("output"); out != "" && out != "-" {
 		if err := writeAtomic(out, buf.Bytes()); err != nil {
-			return &exitError{exitToolFailed, err.Error()}
+			return &cliutil.Failure{Code: cliutil.ExitTool, Err: err}
 		}
 		return nil
 	}
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
-		return &exitError{exitToolFailed, "write stdout: " + err.Error()}
+		return cliutil.Fail(cliutil.ExitTool, "write stdout: %w", err)
 	}
 	return nil
 }
@@ -166,7 +141,7 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 	} else {
 		f, err := os.Open(in)
 		if err != nil {
-			return &exitError{exitBadInput, err.Error()}
+			return &cliutil.Failure{Code: cliutil.ExitBad, Err: err}
 		}
 		defer f.Close()
 		r = f
@@ -192,10 +167,10 @@ func readInput(c *collapse.Collapser, in string, stdin io.Reader, stderr io.Writ
 		return nil
 	})
 	if err != nil {
-		return &exitError{exitBadInput, err.Error()}
+		return &cliutil.Failure{Code: cliutil.ExitBad, Err: err}
 	}
 	if first {
-		return &exitError{exitBadInput, (&event.LineError{Name: label, Msg: "empty input: no start record"}).Error()}
+		return &cliutil.Failure{Code: cliutil.ExitBad, Err: &event.LineError{Name: label, Msg: "empty input: no start record"}}
 	}
 	return nil
 }

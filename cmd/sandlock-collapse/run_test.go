@@ -62,7 +62,7 @@ func TestBadInput(t *testing.T) {
 		{"bad address", startLine + "\n" + `{"type":"net","pid":1,"syscall":"connect","op":"connect","proto":"tcp","family":"inet","addr":"example.com","port":80,"fd":3}` + "\n", 1, `stdin:2: net record: addr "example.com" is not an IP address`},
 		{"port out of range", startLine + "\n" + `{"type":"net","pid":1,"syscall":"connect","op":"connect","proto":"tcp","family":"inet","addr":"127.0.0.1","port":70000,"fd":3}` + "\n", 1, `stdin:2: net record: port 70000 out of range`},
 		{"negative peak", startLine + "\n" + `{"type":"peak","mem_bytes":-1,"rss_bytes":0,"processes":1,"threads":1,"fd_max":3}` + "\n", 1, "stdin:2: peak record: negative value"},
-		{"unknown flag", startLine + "\n", 2, "flag provided but not defined: -bogus"},
+		{"unknown flag", startLine + "\n", 2, "flag provided but not defined: -bogus (see sandlock-collapse --help)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
