@@ -8,6 +8,8 @@ import (
 	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
 )
 
+const name = "sandlock-trace"
+
 func main() {
 	// A re-executed copy of this binary is the helper that installs the
 	// filter and execs the workload; it never returns from here.

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -36,4 +38,53 @@ func TestMain(m *testing.M) {
 func TestScript(t *testing.T) {
 	requireUnotify(t)
 	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+}
+
+// TestCLIErrors pins the trace's own failures: the exact message, said
+// once, the status, and no events. The workload's statuses (126, 127,
+// 128+N) are TestExitStatus's.
+func TestCLIErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing", "events.ndjson")
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		unotify bool // needs the kernel to trace
+		code    int
+		stderr  string
+	}{
+		{"no command", nil, false, 2,
+			"missing CMD (usage: sandlock-trace [flags] -- CMD [ARGS...]) (see sandlock-trace --help)"},
+		{"unknown flag", []string{"--bogus", "--", "true"}, false, 2,
+			"flag provided but not defined: -bogus (see sandlock-trace --help)"},
+		{"bad number", []string{"--timeout", "soon", "--", "true"}, false, 2,
+			`invalid value "soon" for flag -timeout: parse error (see sandlock-trace --help)`},
+		{"negative linger", []string{"--linger", "-1", "--", "true"}, false, 2,
+			"--timeout and --linger take a number of seconds >= 0 (see sandlock-trace --help)"},
+		// urfave/cli's own status for this one, kept from before cliutil.
+		{"help topic", []string{"-h", "nothing"}, false, 3,
+			"No help topic for 'nothing'"},
+		{"output not creatable", []string{"-o", missing, "--", "true"}, false, 125,
+			"open " + missing + ": no such file or directory"},
+		{"output full", []string{"-o", "/dev/full", "--", "true"}, true, 125,
+			"cannot write events: write /dev/full: no space left on device"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.unotify {
+				requireUnotify(t)
+			}
+			cmd := command(append([]string{lookBin(t, "sandlock-trace")}, tt.args...)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			code := exitCode(t, cmd.Run())
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d", code, tt.code)
+			}
+			if want := "sandlock-trace: " + tt.stderr + "\n"; stderr.String() != want {
+				t.Errorf("stderr:\n got %q\nwant %q", stderr.String(), want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("output on stdout: %.200q", stdout.String())
+			}
+		})
+	}
 }

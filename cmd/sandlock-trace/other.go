@@ -3,12 +3,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 )
 
 // run explains that the tracer needs Linux (seccomp user notification).
 func run(args []string, stdin, stdout, stderr *os.File) int {
-	fmt.Fprintln(stderr, "sandlock-trace: needs Linux (seccomp user notification)")
-	return 125
+	return cliutil.Report(name, cliutil.Fail(cliutil.ExitTool, "needs Linux (seccomp user notification)"), stderr, cliutil.ExitOK)
 }

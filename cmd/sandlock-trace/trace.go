@@ -22,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/cliutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/peak"
 	"github.com/sandlock-learn/sandlock-learn/pkg/seccomp"
@@ -29,14 +30,11 @@ import (
 
 const tool = "sandlock-trace 0.1.0"
 
-// Exit codes of the trace itself (pipeline.md); any other code is the
-// workload's own.
+// Exit codes of the trace itself (pipeline.md) besides cliutil's 0, 2 and
+// 125; any other code is the workload's own.
 const (
-	exitOK          = 0
-	exitUsage       = 2
-	exitToolFailure = 125
-	exitCannotExec  = 126
-	exitNotFound    = 127
+	exitCannotExec = 126
+	exitNotFound   = 127
 )
 
 // Grace periods: how long a stopped tree gets between SIGTERM and SIGKILL.
@@ -84,12 +82,12 @@ Exit status: CMD's own (128+N when killed by signal N), 127 when CMD is not
 found, 126 when it cannot be executed, 125 when the trace itself failed (no
 seccomp user notification in this kernel, output not writable).`
 
-// workloadStdout returns where the workload's stdout goes: our stderr when
-// the events use our stdout.
+// run parses the flags, traces the workload and returns the exit status:
+// the workload's own, or one of the trace's (cliutil's, 126, 127).
 func run(args []string, stdin, stdout, stderr *os.File) int {
-	code := exitOK
+	code := cliutil.ExitOK
 	app := &cli.App{
-		Name:            "sandlock-trace",
+		Name:            name,
 		Usage:           "observe a program once and stream what it does as NDJSON events",
 		UsageText:       usageText,
 		HideHelpCommand: true,
@@ -103,10 +101,10 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return cli.Exit("missing CMD (usage: sandlock-trace [flags] -- CMD [ARGS...])", exitUsage)
+				return cliutil.Fail(cliutil.ExitUsage, "missing CMD (usage: sandlock-trace [flags] -- CMD [ARGS...])")
 			}
 			if c.Float64("timeout") < 0 || c.Float64("linger") < 0 {
-				return cli.Exit("--timeout and --linger take a number of seconds >= 0", exitUsage)
+				return cliutil.Fail(cliutil.ExitUsage, "--timeout and --linger take a number of seconds >= 0")
 			}
 			t := &tracer{
 				argv:    c.Args().Slice(),
@@ -119,22 +117,29 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 			code = t.run()
 			return nil
 		},
-		ExitErrHandler: func(c *cli.Context, err error) {},
+		ExitErrHandler: func(c *cli.Context, err error) {}, // run reports errors, once
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return cli.Exit(err.Error()+" (see sandlock-trace --help)", exitUsage)
+			return &cliutil.Failure{Code: cliutil.ExitUsage, Err: err}
 		},
 	}
-	if err := app.Run(args); err != nil {
-		msg := err.Error()
-		ec := exitUsage
-		var coder cli.ExitCoder
-		if errors.As(err, &coder) {
-			ec = coder.ExitCode()
-		}
-		fmt.Fprintf(stderr, "sandlock-trace: %s\n", msg)
-		return ec
+	err := app.Run(args) // sets code: read it only after
+	return cliutil.Report(name, cliFailure(err), stderr, code)
+}
+
+// cliFailure keeps the statuses trace has always given urfave/cli's own
+// errors, which cliutil.Report would call bad input (1): an ExitCoder keeps
+// its code ("No help topic for 'x'" is 3), anything else is a usage error.
+func cliFailure(err error) error {
+	var f *cliutil.Failure
+	if err == nil || errors.As(err, &f) {
+		return err
 	}
-	return code
+	code := cliutil.ExitUsage
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) {
+		code = coder.ExitCode()
+	}
+	return &cliutil.Failure{Code: code, Err: err}
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
@@ -153,9 +158,18 @@ type tracer struct {
 	status *status
 }
 
+// errorf prints a message while the trace goes on: a warning, or why the
+// status will be 125 or the workload's.
 func (t *tracer) errorf(format string, args ...any) {
 	t.status.clear()
 	fmt.Fprintf(t.stderr, "sandlock-trace: "+format+"\n", args...)
+}
+
+// fail ends the trace with a failure of its own (a cliutil status) when
+// there is no workload status to give.
+func (t *tracer) fail(code int, format string, args ...any) int {
+	t.status.clear()
+	return cliutil.Report(name, cliutil.Fail(code, format, args...), t.stderr, cliutil.ExitOK)
 }
 
 func (t *tracer) run() int {
@@ -164,8 +178,7 @@ func (t *tracer) run() int {
 	if t.output != "" {
 		f, err := os.Create(t.output)
 		if err != nil {
-			fmt.Fprintf(t.stderr, "sandlock-trace: %v\n", err)
-			return exitToolFailure
+			return t.fail(cliutil.ExitTool, "%v", err)
 		}
 		defer f.Close()
 		out = f
@@ -273,14 +286,14 @@ func (t *tracer) run() int {
 		return t.finish(exitRecord(0, sig, false, began), 128+int(sig))
 	}
 	if err != nil {
-		if errors.Is(err, seccomp.ErrNested) {
-			t.errorf("cannot trace: %v", err)
-		} else if errors.Is(err, seccomp.ErrUnsupported) {
-			t.errorf("cannot trace: this kernel does not offer seccomp user notification (Linux 5.0+, 5.8+ recommended): %v", err)
-		} else {
-			t.errorf("cannot start the workload: %v", err)
+		switch {
+		case errors.Is(err, seccomp.ErrNested):
+			return t.fail(cliutil.ExitTool, "cannot trace: %v", err)
+		case errors.Is(err, seccomp.ErrUnsupported):
+			return t.fail(cliutil.ExitTool, "cannot trace: this kernel does not offer seccomp user notification (Linux 5.0+, 5.8+ recommended): %v", err)
+		default:
+			return t.fail(cliutil.ExitTool, "cannot start the workload: %v", err)
 		}
-		return exitToolFailure
 	}
 	tracker := peak.New(sess.Pid())
 	acct.t = tracker
@@ -455,7 +468,7 @@ func (t *tracer) run() int {
 	tracker.Close()
 	if fatal {
 		t.sink.close()
-		return exitToolFailure
+		return cliutil.ExitTool // why was said when it happened
 	}
 	if t.counts {
 		t.sink.Emit(&event.Syscalls{Counts: counts})
@@ -483,8 +496,7 @@ func (t *tracer) run() int {
 func (t *tracer) finish(ex *event.Exit, code int) int {
 	t.sink.finish(ex)
 	if err := t.sink.close(); err != nil {
-		t.errorf("cannot write events: %v", err)
-		return exitToolFailure
+		return t.fail(cliutil.ExitTool, "cannot write events: %v", err)
 	}
 	return code
 }
