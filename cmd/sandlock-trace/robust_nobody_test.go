@@ -12,9 +12,10 @@ import (
 	"testing"
 )
 
-// robustTests are the issue-3 tests of this package that mean something
-// without root; TestRobustAsNobody re-runs them as uid 65534.
-const robustTests = "^(TestHostileConcurrency|TestAwkwardNames|TestExitMidRead|TestTimeoutStopsEverything|TestSignalsToTracer)$"
+// robustTests are the tests of this package that mean something without
+// root (issue 3's, and the working-directory cache's); TestRobustAsNobody
+// re-runs them as uid 65534.
+const robustTests = "^(TestHostileConcurrency|TestAwkwardNames|TestExitMidRead|TestTimeoutStopsEverything|TestSignalsToTracer|TestCwdCache|TestChdirBetweenOpens)$"
 
 // TestRobustAsNobody: the hostile-workload and fault tests pass as an
 // unprivileged uid too (no_new_privs tracing, no root-only paths). As a
@@ -50,6 +51,16 @@ func TestRobustAsNobody(t *testing.T) {
 		out.Close()
 	}
 	in.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// TestCwdCache compiles testdata/cwd.c from the working directory.
+	src, err := os.ReadFile("testdata/cwd.c")
+	if err == nil {
+		if err = os.Mkdir(filepath.Join(dir, "testdata"), 0o755); err == nil {
+			err = os.WriteFile(filepath.Join(dir, "testdata", "cwd.c"), src, 0o644)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
