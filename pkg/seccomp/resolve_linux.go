@@ -104,7 +104,9 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 		if !follow {
 			return resolved{path: full, exists: true, link: true}
 		}
-		return r.walk(root, full, true, tgid, tid, 0)
+		// Follow it from its canonical directory, not from / again
+		// (shared libraries are opened through such links: libz.so.1).
+		return r.walkFrom(root, canonDir, base, true, tgid, tid, 0, "")
 	}
 	return resolved{path: full, exists: true, dir: r.st.Mode&unix.S_IFMT == unix.S_IFDIR}
 }

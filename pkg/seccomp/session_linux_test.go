@@ -162,6 +162,12 @@ func BenchmarkResolveMissingDir(b *testing.B) {
 	benchResolveWarm(b, "/usr/lib/no-such-dir/bits/types.h")
 }
 
+// BenchmarkResolveLink is a shared library opened through its soname
+// link (libz.so.1 -> libz.so.1.2.13 on Debian; a plain file elsewhere).
+func BenchmarkResolveLink(b *testing.B) {
+	benchResolveWarm(b, "/usr/lib/x86_64-linux-gnu/libz.so.1")
+}
+
 // BenchmarkResolveCold walks every component.
 func BenchmarkResolveCold(b *testing.B) {
 	r := newResolver()
