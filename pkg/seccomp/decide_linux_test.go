@@ -241,10 +241,11 @@ func TestDecideOtherErrno(t *testing.T) {
 // unprivilegedTests run again as uid 65534 (TestUnprivileged): a Decide
 // answer needs no privilege beyond owning the listener, and neither do
 // synchronous wake-up, the filter's argument tests or reading
-// /proc/TID/syscall of the workload.
+// /proc/TID/syscall of the workload; file permissions refuse more.
 var unprivilegedTests = []string{
 	"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords",
 	"TestWakeSync", "TestBrkQueryNotNotified", "TestQuietRenamer",
+	"TestRefusedByPermissions", "TestRefusedNotJudgedAfterSetgroups",
 }
 
 func TestUnprivileged(t *testing.T) {

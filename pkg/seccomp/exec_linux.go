@@ -21,6 +21,9 @@ func (sup *supervisor) exec(t *thread, sys string, dirfd int32, addr, flags uint
 	if !ok {
 		return
 	}
+	if sup.refused(t, r, unix.X_OK) {
+		return // EACCES: nothing runs, nothing to grant
+	}
 	sup.fsEvent(t, sys, event.OpExec, raw, r, nil)
 	if !r.exists {
 		return

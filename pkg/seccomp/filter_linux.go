@@ -24,6 +24,10 @@ var BaseSyscalls = []string{
 	// Rare, and only so that a cached working directory is dropped when
 	// it may change (supervisor.cwd).
 	"chdir", "fchdir", "setns", "pivot_root",
+	// Rare, and only to know when the workload's credentials may stop
+	// being ours (supervisor.refused).
+	"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+	"setfsuid", "setfsgid", "setgroups", "capset", "unshare",
 }
 
 // SandlockBlocked are the syscalls sandlock 0.8.6 always blocks, plus the

@@ -21,6 +21,11 @@ type resolved struct {
 	exists bool
 	dir    bool
 	link   bool // the final component is a symlink (not followed)
+	// The final component's owner and mode bits, when the lookup had
+	// them at hand (stOK); see supervisor.refused.
+	stOK          bool
+	mode          uint32
+	ownerUID, gid uint32
 }
 
 // resolver canonicalizes paths like the kernel's lookup: component by
@@ -108,7 +113,8 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 		// (shared libraries are opened through such links: libz.so.1).
 		return r.walkFrom(root, canonDir, base, true, tgid, tid, 0, "")
 	}
-	return resolved{path: full, exists: true, dir: r.st.Mode&unix.S_IFMT == unix.S_IFDIR}
+	return resolved{path: full, exists: true, dir: r.st.Mode&unix.S_IFMT == unix.S_IFDIR,
+		stOK: true, mode: r.st.Mode & 0o7777, ownerUID: r.st.Uid, gid: r.st.Gid}
 }
 
 // walkDir resolves directory dir (host root) starting from its longest

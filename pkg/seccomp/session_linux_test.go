@@ -4,7 +4,9 @@ package seccomp
 
 import (
 	"os"
+	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +23,14 @@ const envOpens = "SECCOMP_TEST_OPENS"
 // then stays quiet.
 const envQuiet = "SECCOMP_TEST_QUIET"
 
+// envTry makes the test binary a workload that tries to open (or, with an
+// x: prefix, execute) each of a comma-separated list of paths; with
+// envTrySetgroups it first calls setgroups.
+const (
+	envTry          = "SECCOMP_TEST_TRY"
+	envTrySetgroups = "SECCOMP_TEST_TRY_SETGROUPS"
+)
+
 // envBrk makes the test binary a workload that queries its break N times
 // and moves it twice.
 const envBrk = "SECCOMP_TEST_BRK"
@@ -33,6 +43,23 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		time.Sleep(1500 * time.Millisecond)
+		os.Exit(0)
+	}
+	if list := os.Getenv(envTry); list != "" {
+		// Try each path (x:PATH: execute it), failures expected;
+		// first setgroups when asked (it may fail too).
+		if os.Getenv(envTrySetgroups) != "" {
+			unix.Setgroups([]int{os.Getegid()})
+		}
+		for _, p := range strings.Split(list, ",") {
+			if x, ok := strings.CutPrefix(p, "x:"); ok {
+				syscall.Exec(x, []string{x}, nil)
+				continue
+			}
+			if fd, err := unix.Open(p, unix.O_RDONLY, 0); err == nil {
+				unix.Close(fd)
+			}
+		}
 		os.Exit(0)
 	}
 	if s := os.Getenv(envBrk); s != "" {
@@ -228,5 +255,58 @@ func TestQuietRenamer(t *testing.T) {
 	}
 	if s.sup.staleDone == 0 {
 		t.Errorf("the quiet rename kept the caches off until the renamer exited")
+	}
+}
+
+// tryFiles makes, in a new directory: secret (mode 0), public (0644) and
+// script (0644, not executable).
+func tryFiles(t *testing.T) (dir string) {
+	d := canonTemp(t)
+	for name, mode := range map[string]os.FileMode{"secret": 0, "public": 0o644, "script": 0o644} {
+		if err := os.WriteFile(d+"/"+name, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d+"/"+name, mode)
+	}
+	return d
+}
+
+// tried lists the fs records under dir: "op name".
+func tried(sink *memSink, dir string) []string {
+	var got []string
+	for _, r := range sink.recs {
+		if f, ok := r.(*event.FS); ok && strings.HasPrefix(f.Path, dir+"/") {
+			got = append(got, f.Op+" "+strings.TrimPrefix(f.Path, dir+"/"))
+		}
+	}
+	return got
+}
+
+// TestRefusedByPermissions: an open or exec that the file permissions
+// refuse gives the workload nothing and records nothing (no grant for a
+// probe of someone else's file). Root is refused neither (it reads a mode
+// 0 file); TestUnprivileged runs this as uid 65534, where both are.
+func TestRefusedByPermissions(t *testing.T) {
+	d := tryFiles(t)
+	sink := &memSink{}
+	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public,x:"+d+"/script")
+	want := []string{"read public"}
+	if os.Geteuid() == 0 {
+		want = []string{"read secret", "read public", "exec script"}
+	}
+	if got := tried(sink, d); !reflect.DeepEqual(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+// TestRefusedNotJudgedAfterSetgroups: once the workload changes its
+// credentials (or only tries to), they may not be ours any more: every
+// attempt is recorded again.
+func TestRefusedNotJudgedAfterSetgroups(t *testing.T) {
+	d := tryFiles(t)
+	sink := &memSink{}
+	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public", envTrySetgroups+"=1")
+	if got, want := tried(sink, d), []string{"read secret", "read public"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("records %q, want %q", got, want)
 	}
 }

@@ -89,6 +89,12 @@ type supervisor struct {
 	syncOn, syncGone bool
 	syncOns          int // times it was switched on (tests)
 
+	// Our own credentials, which the workload has too until one of its
+	// processes changes its own (credsDiverged); see refused.
+	euid, egid    uint32
+	groups        map[uint32]bool
+	credsDiverged bool
+
 	nrName map[int]string
 	counts [1024]int64
 
@@ -126,6 +132,15 @@ func newSupervisor(s *Session, names []string) *supervisor {
 	}
 	if sup.acct == nil {
 		sup.acct = nopAcct{}
+	}
+	sup.euid, sup.egid = uint32(unix.Geteuid()), uint32(unix.Getegid())
+	sup.groups = map[uint32]bool{}
+	if gs, err := unix.Getgroups(); err == nil {
+		for _, g := range gs {
+			sup.groups[uint32(g)] = true
+		}
+	} else {
+		sup.credsDiverged = true // cannot tell: check nothing
 	}
 	sup.fda, _ = sup.acct.(FDAccounting)
 	for _, n := range names {
@@ -538,12 +553,29 @@ func (sup *supervisor) handle(n *notif) {
 	case unix.SYS_MREMAP:
 		sup.acct.Mremap(p.tgid, a[0], a[1], a[2])
 	case unix.SYS_CLONE, unix.SYS_FORK, unix.SYS_VFORK:
+		if nr == unix.SYS_CLONE && a[0]&unix.CLONE_NEWUSER != 0 {
+			sup.credsDiverged = true
+		}
 		sup.acct.Fork(p.tgid)
 	case unix.SYS_CLONE3:
 		var fl [8]byte
 		sup.read = true
-		if sup.mem.read(t.tid, a[0], fl[:]) == nil && u64(fl[:])&unix.CLONE_THREAD == 0 {
+		err := sup.mem.read(t.tid, a[0], fl[:])
+		if err != nil || u64(fl[:])&unix.CLONE_NEWUSER != 0 {
+			sup.credsDiverged = true
+		}
+		if err == nil && u64(fl[:])&unix.CLONE_THREAD == 0 {
 			sup.acct.Fork(p.tgid)
+		}
+	case unix.SYS_SETUID, unix.SYS_SETGID, unix.SYS_SETREUID, unix.SYS_SETREGID,
+		unix.SYS_SETRESUID, unix.SYS_SETRESGID, unix.SYS_SETFSUID, unix.SYS_SETFSGID,
+		unix.SYS_SETGROUPS, unix.SYS_CAPSET:
+		// Whether or not it succeeds, the workload's credentials may no
+		// longer be ours: file permissions are not judged from here on.
+		sup.credsDiverged = true
+	case unix.SYS_UNSHARE:
+		if a[0]&unix.CLONE_NEWUSER != 0 {
+			sup.credsDiverged = true
 		}
 	case unix.SYS_CHROOT:
 		// Paths after a chroot resolve in the new root; the call's
@@ -551,6 +583,9 @@ func (sup *supervisor) handle(n *notif) {
 		p.rootVolatile = true
 		sup.invalidate(t.tid)
 	case unix.SYS_CHDIR, unix.SYS_FCHDIR, unix.SYS_SETNS, unix.SYS_PIVOT_ROOT:
+		if nr == unix.SYS_SETNS {
+			sup.credsDiverged = true // a user namespace, perhaps
+		}
 		// The working directory may change (setns into a mount
 		// namespace and pivot_root move it too), for every process
 		// sharing it: cached ones are dropped, and not cached again
@@ -784,7 +819,48 @@ func (sup *supervisor) openEvent(t *thread, sys, raw string, r resolved, flags u
 	default:
 		op = event.OpRead
 	}
+	if op != event.OpCreate {
+		need := uint32(unix.R_OK)
+		switch flags & oACCMODE {
+		case unix.O_WRONLY:
+			need = unix.W_OK
+		case unix.O_RDWR:
+			need = unix.R_OK | unix.W_OK
+		}
+		if sup.refused(t, r, need) {
+			return
+		}
+	}
 	sup.fsEvent(t, sys, op, raw, r, OpenFlags(flags))
+}
+
+// refused says whether the file permissions of the existing file r refuse
+// the access need (R_OK, W_OK, X_OK bits) to the workload: then the kernel
+// fails the call with EACCES, the workload gets nothing, and the profile
+// must not grant it either (a program probing /etc/shadow would otherwise
+// get a read rule for it). The workload's credentials are ours until one
+// of its processes changes its own (credsDiverged); from then on, and as
+// root (which file permissions do not stop), nothing is refused here and
+// every attempt is recorded, as before. Only a refusal that
+// faccessat2(AT_EACCESS) confirms counts (ACLs, capabilities, LSMs); the
+// mode bits only spare that syscall when they allow.
+func (sup *supervisor) refused(t *thread, r resolved, need uint32) bool {
+	if sup.credsDiverged || sup.euid == 0 || !r.exists {
+		return false
+	}
+	if r.stOK {
+		bits := r.mode & 7
+		switch {
+		case r.ownerUID == sup.euid:
+			bits = r.mode >> 6 & 7
+		case r.gid == sup.egid || sup.groups[r.gid]:
+			bits = r.mode >> 3 & 7
+		}
+		if bits&need == need {
+			return false
+		}
+	}
+	return unix.Faccessat2(unix.AT_FDCWD, t.p.root+r.path, need, unix.AT_EACCESS) == unix.EACCES
 }
 
 func (sup *supervisor) pathOp(t *thread, sys, op string, dirfd int32, addr uint64, follow bool, _ int) {

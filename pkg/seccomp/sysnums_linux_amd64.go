@@ -25,6 +25,10 @@ var sysNums = map[string]int{
 	"clone": unix.SYS_CLONE, "clone3": unix.SYS_CLONE3, "fork": unix.SYS_FORK, "vfork": unix.SYS_VFORK,
 	"chroot": unix.SYS_CHROOT, "io_uring_setup": unix.SYS_IO_URING_SETUP,
 	"chdir": unix.SYS_CHDIR, "fchdir": unix.SYS_FCHDIR,
+	"setuid": unix.SYS_SETUID, "setgid": unix.SYS_SETGID, "setreuid": unix.SYS_SETREUID,
+	"setregid": unix.SYS_SETREGID, "setresuid": unix.SYS_SETRESUID, "setresgid": unix.SYS_SETRESGID,
+	"setfsuid": unix.SYS_SETFSUID, "setfsgid": unix.SYS_SETFSGID, "setgroups": unix.SYS_SETGROUPS,
+	"capset": unix.SYS_CAPSET,
 
 	// Only notified with Options.Extra (sandlock blocks these).
 	"mount": unix.SYS_MOUNT, "umount2": unix.SYS_UMOUNT2, "pivot_root": unix.SYS_PIVOT_ROOT,
