@@ -37,6 +37,28 @@ func lastRecord(t *testing.T, p string) map[string]any {
 	return m
 }
 
+// eachUser runs f as a subtest as this user and, when that is root, again
+// as uid 65534 in a directory that user may use (t.TempDir's parent is
+// 0700): what sandlock-learn promises under stress it promises to
+// everyone.
+func eachUser(t *testing.T, f func(t *testing.T, cred *syscall.Credential, dir string)) {
+	t.Run("self", func(t *testing.T) { f(t, nil, canon(t, t.TempDir())) })
+	if os.Getuid() != 0 {
+		return
+	}
+	t.Run("uid65534", func(t *testing.T) {
+		dir, err := os.MkdirTemp("", "sandlock-e2e-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		f(t, &syscall.Credential{Uid: 65534, Gid: 65534}, canon(t, dir))
+	})
+}
+
 // TestLearnSignals: SIGINT or SIGTERM to sandlock-learn stops the
 // workload (a second one stops one that ignores the first, and its
 // daemon), the event stream still ends with its exit record, and no
@@ -55,67 +77,68 @@ func TestLearnSignals(t *testing.T) {
 			`trap '' TERM INT; setsid sh -c 'trap "" TERM INT; echo $$ > daemon; while :; do sleep 1; done' & echo $$ > pid; while :; do sleep 1; done`, 137, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := canon(t, t.TempDir())
-			out := filepath.Join(dir, "profile.toml")
-			log := filepath.Join(dir, "events.ndjson")
-			cmd := exec.Command(filepath.Join(binDir, "sandlock-learn"), "-o", out, "--debug-log", log, "--", "/bin/sh", "-c", tt.script)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "SANDLOCK_LEARN_BIN="+binDir)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-			pids := []int{testutil.WaitPID(t, filepath.Join(dir, "pid"))}
-			if tt.stubborn {
-				pids = append(pids, testutil.WaitPID(t, filepath.Join(dir, "daemon")))
-			} else {
-				// Signal only once sleep has replaced the shell.
+			eachUser(t, func(t *testing.T, cred *syscall.Credential, dir string) {
+				out := filepath.Join(dir, "profile.toml")
+				log := filepath.Join(dir, "events.ndjson")
+				cmd := exec.Command(filepath.Join(binDir, "sandlock-learn"), "-o", out, "--debug-log", log, "--", "/bin/sh", "-c", tt.script)
+				cmd.Dir = dir
+				cmd.Env = append(os.Environ(), "SANDLOCK_LEARN_BIN="+binDir)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true, Credential: cred}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+				pids := []int{testutil.WaitPID(t, filepath.Join(dir, "pid"))}
+				if tt.stubborn {
+					pids = append(pids, testutil.WaitPID(t, filepath.Join(dir, "daemon")))
+				} else {
+					// Signal only once sleep has replaced the shell.
+					for i := 0; i < 500; i++ {
+						if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pids[0]) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+							break
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+				// Only the script is signalled (not its process group): the
+				// script must pass the signal on itself.
+				for _, s := range tt.sigs {
+					cmd.Process.Signal(s)
+				}
+				err := cmd.Wait()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if code != tt.status {
+					t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.status, stderr.String())
+				}
+				if _, err := os.Stat(out); !os.IsNotExist(err) {
+					t.Errorf("a profile was written for an interrupted run")
+				}
+				if ents, _ := filepath.Glob(filepath.Join(dir, ".profile.toml*")); len(ents) != 0 {
+					t.Errorf("temporary files left: %v", ents)
+				}
+				if last := lastRecord(t, log); last["type"] != "exit" {
+					t.Errorf("the event stream does not end with exit: %v", last)
+				}
 				for i := 0; i < 500; i++ {
-					if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pids[0]) + "/comm"); strings.TrimSpace(string(b)) == "sleep" {
+					if !testutil.Alive(pids[0]) && (len(pids) == 1 || !testutil.Alive(pids[1])) {
 						break
 					}
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(20 * time.Millisecond)
 				}
-			}
-			// Only the script is signalled (not its process group): the
-			// script must pass the signal on itself.
-			for _, s := range tt.sigs {
-				cmd.Process.Signal(s)
-			}
-			err := cmd.Wait()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tt.status {
-				t.Errorf("exit status %d, want %d; stderr:\n%s", code, tt.status, stderr.String())
-			}
-			if _, err := os.Stat(out); !os.IsNotExist(err) {
-				t.Errorf("a profile was written for an interrupted run")
-			}
-			if ents, _ := filepath.Glob(filepath.Join(dir, ".profile.toml*")); len(ents) != 0 {
-				t.Errorf("temporary files left: %v", ents)
-			}
-			if last := lastRecord(t, log); last["type"] != "exit" {
-				t.Errorf("the event stream does not end with exit: %v", last)
-			}
-			for i := 0; i < 500; i++ {
-				if !testutil.Alive(pids[0]) && (len(pids) == 1 || !testutil.Alive(pids[1])) {
-					break
+				for _, p := range pids {
+					if testutil.Alive(p) {
+						syscall.Kill(p, syscall.SIGKILL)
+						t.Errorf("process %d survived", p)
+					}
 				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			for _, p := range pids {
-				if testutil.Alive(p) {
-					syscall.Kill(p, syscall.SIGKILL)
-					t.Errorf("process %d survived", p)
-				}
-			}
+			})
 		})
 	}
 }
@@ -123,11 +146,24 @@ func TestLearnSignals(t *testing.T) {
 // TestLearnIOUringWarning: a workload that sets up io_uring (whose file
 // operations seccomp cannot see) gets the warning on stderr, in the event
 // stream, and in the profile's header.
-func TestLearnIOUringWarning(t *testing.T) {
-	dir := canon(t, t.TempDir())
+func TestLearnIOUringWarning(t *testing.T) { eachUser(t, testIOUringWarning) }
+
+func testIOUringWarning(t *testing.T, cred *syscall.Credential, dir string) {
+	if b, _ := os.ReadFile("/proc/sys/kernel/io_uring_disabled"); cred != nil && strings.TrimSpace(string(b)) != "0" {
+		t.Skipf("kernel.io_uring_disabled = %s: io_uring is not for every user here", strings.TrimSpace(string(b)))
+	}
 	log := filepath.Join(dir, "events.ndjson")
-	_, text := mustLearn(t, dir, "--debug-log", log, "--", "/usr/bin/python3", "-c",
+	out := filepath.Join(dir, "profile.toml")
+	r := learn(t, dir, cred, "-o", out, "--debug-log", log, "--", "/usr/bin/python3", "-c",
 		"import ctypes; libc = ctypes.CDLL(None); p = ctypes.create_string_buffer(120); assert libc.syscall(425, 4, p) >= 0")
+	if r.code != 0 {
+		t.Fatalf("sandlock-learn exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
 	header := ""
 	for _, l := range strings.Split(text, "\n") {
 		if !strings.HasPrefix(l, "#") {
@@ -146,11 +182,12 @@ func TestLearnIOUringWarning(t *testing.T) {
 
 // TestLearnTimeoutPartial: --timeout on a workload that never ends writes a
 // profile marked partial, and nothing of the workload is left.
-func TestLearnTimeoutPartial(t *testing.T) {
-	dir := canon(t, t.TempDir())
+func TestLearnTimeoutPartial(t *testing.T) { eachUser(t, testTimeoutPartial) }
+
+func testTimeoutPartial(t *testing.T, cred *syscall.Credential, dir string) {
 	os.WriteFile(filepath.Join(dir, "in.txt"), []byte("x"), 0o644)
 	out := filepath.Join(dir, "p.toml")
-	r := learn(t, dir, nil, "-o", out, "--timeout", "1", "--", "/bin/sh", "-c",
+	r := learn(t, dir, cred, "-o", out, "--timeout", "1", "--", "/bin/sh", "-c",
 		"trap '' TERM; cat in.txt >/dev/null; echo $$ > pid; while :; do sleep 1; done")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
