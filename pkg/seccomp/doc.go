@@ -94,8 +94,10 @@
 //     mmap notifications. Limit: an image that makes no notified call and
 //     ends within 10 ms is reported by a warning instead.
 //   - Signals: the helpers run with GODEBUG=asyncpreemptoff=1, so Go sends
-//     no SIGURG that could interrupt the notified execve over and over; the
-//     workload gets its own GODEBUG and an unchanged signal mask.
+//     no SIGURG that could interrupt the notified execve over and over (and
+//     with GOMAXPROCS=1 and GOGC=off, which start and exec faster); the
+//     workload gets its own GODEBUG, GOMAXPROCS and GOGC and an unchanged
+//     signal mask.
 //   - Paths are canonical in the tracee's root (re-read after it calls
 //     chroot), against its cwd or dirfd; /proc/self and /proc/thread-self
 //     mean the tracee. For remove, rmdir, rename, link targets, symlink,

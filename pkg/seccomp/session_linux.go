@@ -61,17 +61,7 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 	}
 	env := setEnv(o.Env, envHelper, "reaper")
 	env = setEnv(env, envSyscalls, strings.Join(names, ","))
-	gd := "-"
-	for _, kv := range o.Env {
-		if strings.HasPrefix(kv, "GODEBUG=") {
-			gd = "=" + kv[len("GODEBUG="):]
-		}
-	}
-	env = setEnv(env, envGodebug, gd)
-	// Asynchronous preemption signals (SIGURG) could interrupt the
-	// helper's notified execve over and over; the helpers do not need it,
-	// and the workload gets its own GODEBUG back.
-	env = setEnv(env, "GODEBUG", "asyncpreemptoff=1")
+	env = forHelpers(env)
 
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",

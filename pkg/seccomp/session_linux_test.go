@@ -4,6 +4,7 @@ package seccomp
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,6 +23,10 @@ const envOpens = "SECCOMP_TEST_OPENS"
 // envQuiet makes the test binary a workload that renames a directory and
 // then stays quiet.
 const envQuiet = "SECCOMP_TEST_QUIET"
+
+// envDumpEnv makes the test binary a workload that writes its environment
+// to the file it names.
+const envDumpEnv = "SECCOMP_TEST_DUMP_ENV"
 
 // envTry makes the test binary a workload that tries to open (or, with an
 // x: prefix, execute) each of a comma-separated list of paths; with
@@ -43,6 +48,10 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		time.Sleep(1500 * time.Millisecond)
+		os.Exit(0)
+	}
+	if p := os.Getenv(envDumpEnv); p != "" {
+		os.WriteFile(p, []byte(strings.Join(os.Environ(), "\n")+"\n"), 0o644)
 		os.Exit(0)
 	}
 	if list := os.Getenv(envTry); list != "" {
@@ -308,5 +317,51 @@ func TestRefusedNotJudgedAfterSetgroups(t *testing.T) {
 	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public", envTrySetgroups+"=1")
 	if got, want := tried(sink, d), []string{"read secret", "read public"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+// TestWorkloadEnv: the helpers run with their own Go settings (helperEnv);
+// the workload gets exactly its own environment back, set or unset.
+func TestWorkloadEnv(t *testing.T) {
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") && !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") {
+			base = append(base, kv)
+		}
+	}
+	for _, own := range [][]string{
+		{"GOMAXPROCS=3", "GOGC=77"},
+		{"GODEBUG=madvdontneed=1"},
+		{},
+	} {
+		dump := filepath.Join(t.TempDir(), "env")
+		env := append(append(append([]string(nil), base...), own...), envDumpEnv+"="+dump)
+		s, err := Start(Options{Path: os.Args[0], Argv: []string{"env"}, Env: env,
+			Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{}})
+		requireUnotify(t, err)
+		if err := s.Run(); err != nil {
+			t.Fatal(err)
+		}
+		<-s.Exited()
+		s.Close()
+		b, err := os.ReadFile(dump)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, kv := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if strings.HasPrefix(kv, "SANDLOCK_TRACE_") {
+				t.Errorf("the workload sees %s", kv)
+			}
+			got[kv] = true
+		}
+		for _, kv := range env {
+			if !got[kv] {
+				t.Errorf("with %q the workload lacks %s", own, kv)
+			}
+		}
+		if len(got) != len(env) {
+			t.Errorf("with %q the workload has %d variables, want %d:\n%s", own, len(got), len(env), b)
+		}
 	}
 }
