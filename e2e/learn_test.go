@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
 
 var (
@@ -348,13 +349,7 @@ func TestLearnUnprivileged(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("already unprivileged: every other test covers it")
 	}
-	// t.TempDir's parent is 0700: make one uid 65534 can enter.
-	dir, err := os.MkdirTemp("", "sandlock-e2e-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
+	dir := testutil.TempDir(t, "sandlock-e2e-nobody-", 0o777)
 	out := filepath.Join(dir, "profile.toml")
 	r := learn(t, dir, &syscall.Credential{Uid: 65534, Gid: 65534}, "-o", out, "--", "/bin/sh", "-c", "cat /etc/hostname >/dev/null; echo hi > "+filepath.Join(dir, "f"))
 	if r.code != 0 {

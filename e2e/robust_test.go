@@ -47,14 +47,7 @@ func eachUser(t *testing.T, f func(t *testing.T, cred *syscall.Credential, dir s
 		return
 	}
 	t.Run("uid65534", func(t *testing.T) {
-		dir, err := os.MkdirTemp("", "sandlock-e2e-nobody-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		if err := os.Chmod(dir, 0o777); err != nil {
-			t.Fatal(err)
-		}
+		dir := testutil.TempDir(t, "sandlock-e2e-nobody-", 0o777)
 		f(t, &syscall.Credential{Uid: 65534, Gid: 65534}, canon(t, dir))
 	})
 }

@@ -128,14 +128,7 @@ func TestRoundTripUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stages and script where uid 65534 can run them.
-	bin, err := os.MkdirTemp("", "roundtrip-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(bin) })
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testutil.TempDir(t, "roundtrip-bin-", 0o755)
 	buildStages(t, root, bin)
 	script, err := os.ReadFile(filepath.Join(root, "scripts", "sandlock-learn"))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
@@ -44,14 +45,7 @@ func TestPeak(t *testing.T) {
 // every uid can read, removed when t ends.
 func peakSetup(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "peak-e2e-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testutil.TempDir(t, "peak-e2e-", 0o755)
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "sandlock-trace"), ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 )
 
 // robustTests are the tests of this package that mean something without
@@ -28,14 +30,7 @@ func TestRobustAsNobody(t *testing.T) {
 	if os.Getenv("SANDLOCK_ROBUST_NOBODY") != "" {
 		t.Skip("already the uid 65534 run")
 	}
-	dir, err := os.MkdirTemp("", "sandlock-robust-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dir := testutil.TempDir(t, "sandlock-robust-nobody-", 0o777)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,21 @@ type Rerun struct {
 	Env []string
 }
 
+// TempDir is a new temporary directory with mode perm, removed when t
+// ends. Unlike t.TempDir's (whose parent is 0700), uid 65534 can reach it.
+func TempDir(t testing.TB, prefix string, perm os.FileMode) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // RerunAsNobody re-runs the current test binary as uid/gid 65534 and fails
 // t unless it passes. The binary and the package's testdata are copied where
 // that user can read them (the go-build directory and the checkout may be
@@ -82,14 +97,7 @@ func RerunAsNobody(t *testing.T, r Rerun) string {
 	if os.Getuid() != 0 {
 		t.Skipf("already unprivileged (uid %d): every other test ran as that user", os.Getuid())
 	}
-	dir, err := os.MkdirTemp("", "as-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := TempDir(t, "as-nobody-", 0o755)
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		t.Fatal(err)
