@@ -652,12 +652,8 @@ func (sup *supervisor) warnRead(t *thread, sys string, err error) {
 // for thread t: relative to dirfd (AT_FDCWD: the cwd) and in the
 // tracee's root.
 func (sup *supervisor) readPath(t *thread, sys string, dirfd int32, addr uint64, follow, emptyPath bool) (string, resolved, bool) {
-	sup.read = true
-	raw, err := sup.mem.readString(t.tid, addr, 4096)
-	if err != nil {
-		if err != syscall.ENAMETOOLONG {
-			sup.warnRead(t, sys, err)
-		}
+	raw, ok := sup.readPathArg(t, sys, addr)
+	if !ok {
 		return "", resolved{}, false
 	}
 	if raw == "" {
@@ -672,14 +668,8 @@ func (sup *supervisor) readPath(t *thread, sys string, dirfd int32, addr uint64,
 	}
 	full := raw
 	if raw[0] != '/' {
-		var base string
-		var ok bool
-		if dirfd == atFDCWD {
-			base, ok = sup.cwd(t)
-		} else {
-			base, ok = sup.fdPath(t, dirfd)
-		}
-		if !ok || base == "" || base[0] != '/' {
+		base, ok := sup.dirBase(t, dirfd)
+		if !ok {
 			return "", resolved{}, false
 		}
 		if base == "/" {
@@ -689,6 +679,41 @@ func (sup *supervisor) readPath(t *thread, sys string, dirfd int32, addr uint64,
 		}
 	}
 	return raw, sup.res.resolve(t.p.root, full, follow, t.p.tgid, t.tid), true
+}
+
+// readPathArg reads the path argument at addr ("" for an empty one); a
+// path the kernel would refuse as too long is not read, and a fault is
+// reported as a warning.
+func (sup *supervisor) readPathArg(t *thread, sys string, addr uint64) (string, bool) {
+	sup.read = true
+	raw, err := sup.mem.readString(t.tid, addr, 4096)
+	if err != nil {
+		if err != syscall.ENAMETOOLONG {
+			sup.warnRead(t, sys, err)
+		}
+		return "", false
+	}
+	return raw, true
+}
+
+// dirBase is the directory a relative path of t starts from: its working
+// directory for AT_FDCWD, else what dirfd names; ok is false when that is
+// not a directory path (a pipe, a socket, a closed fd).
+func (sup *supervisor) dirBase(t *thread, dirfd int32) (string, bool) {
+	var base string
+	var ok bool
+	if dirfd == atFDCWD {
+		base, ok = sup.cwd(t)
+	} else {
+		base, ok = sup.fdPath(t, dirfd)
+	}
+	return base, ok && base != "" && base[0] == '/'
+}
+
+// followFinal says whether an open with these flags follows a symlink in
+// the final component (not with O_NOFOLLOW, nor with O_CREAT|O_EXCL).
+func followFinal(flags uint64) bool {
+	return flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
 }
 
 // link reads /proc/TID/NAME (a magic link) as a path in the tracee's root.
@@ -754,8 +779,7 @@ func (sup *supervisor) open(t *thread, sys string, dirfd int32, addr, flags uint
 		// others away).
 		return
 	}
-	follow := flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
-	raw, r, ok := sup.readPath(t, sys, dirfd, addr, follow, false)
+	raw, r, ok := sup.readPath(t, sys, dirfd, addr, followFinal(flags), false)
 	if !ok {
 		return
 	}
@@ -768,31 +792,17 @@ func (sup *supervisor) openHow(t *thread, dirfd int32, addr, flags, how uint64) 
 	if flags&oPATH != 0 {
 		return // as in open
 	}
-	sup.read = true
-	raw, err := sup.mem.readString(t.tid, addr, 4096)
-	if err != nil {
-		if err != syscall.ENAMETOOLONG {
-			sup.warnRead(t, "openat2", err)
-		}
-		return
-	}
-	if raw == "" {
-		return // ENOENT in the tracee
+	raw, ok := sup.readPathArg(t, "openat2", addr)
+	if !ok || raw == "" {
+		return // unreadable, or ENOENT in the tracee
 	}
 	base := "/"
 	if raw[0] != '/' || how&(resolveBeneath|resolveInRoot) != 0 {
-		var ok bool
-		if dirfd == atFDCWD {
-			base, ok = sup.cwd(t)
-		} else {
-			base, ok = sup.fdPath(t, dirfd)
-		}
-		if !ok || base == "" || base[0] != '/' {
+		if base, ok = sup.dirBase(t, dirfd); !ok {
 			return
 		}
 	}
-	follow := flags&oNOFOLLOW == 0 && !(flags&oCREAT != 0 && flags&oEXCL != 0)
-	r, ok := sup.res.resolveHow(t.p.root, base, raw, follow, how, t.p.tgid, t.tid)
+	r, ok := sup.res.resolveHow(t.p.root, base, raw, followFinal(flags), how, t.p.tgid, t.tid)
 	if !ok {
 		return
 	}
