@@ -58,6 +58,8 @@ func CmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 type Rerun struct {
 	// Run is the -test.run pattern.
 	Run string
+	// Tests, instead of Run, names the tests to re-run; each must pass.
+	Tests []string
 	// Want must appear in the re-run's output (e.g. "--- PASS: TestScript/"),
 	// so that a re-run that ran nothing cannot pass; default "PASS".
 	Want string
@@ -124,6 +126,9 @@ func RerunAsNobody(t *testing.T, r Rerun) string {
 	}
 
 	run := r.Run
+	if len(r.Tests) > 0 {
+		run = "^(" + strings.Join(r.Tests, "|") + ")$"
+	}
 	if run == "" {
 		run = "."
 	}
@@ -148,6 +153,11 @@ func RerunAsNobody(t *testing.T, r Rerun) string {
 	}
 	if err != nil || !strings.Contains(string(out), want) {
 		t.Fatalf("tests as uid %d: %v (want %q in the output)\n%s", Nobody, err, want, out)
+	}
+	for _, name := range r.Tests {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Errorf("%s did not pass as uid %d:\n%s", name, Nobody, out)
+		}
 	}
 	return string(out)
 }

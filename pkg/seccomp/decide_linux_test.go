@@ -6,14 +6,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
@@ -249,40 +247,7 @@ var unprivilegedTests = []string{
 }
 
 func TestUnprivileged(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("already unprivileged")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// uid 65534 must be able to reach and run its copy of the binary.
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755)
-	exe := filepath.Join(dir, "seccomp.test")
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^("+strings.Join(unprivilegedTests, "|")+")$", "-test.v", "-test.count=1")
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: 65534, Gid: 65534},
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("as uid 65534: %v\n%s", err, out)
-	}
-	for _, name := range unprivilegedTests {
-		if !strings.Contains(string(out), "--- PASS: "+name) {
-			t.Fatalf("as uid 65534, %s did not pass:\n%s", name, out)
-		}
-	}
+	testutil.RerunAsNobody(t, testutil.Rerun{Tests: unprivilegedTests})
 }
 
 // udpArrivedBefore sends a sentinel datagram to pc from this process and
