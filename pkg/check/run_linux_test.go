@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/testutil"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"github.com/sandlock-learn/sandlock-learn/pkg/profile"
 )
@@ -538,7 +539,7 @@ func TestDenialAddress(t *testing.T) {
 	if r.status != want {
 		t.Fatalf("connect to an address no rule allows: status %d, want %d (AddressEnforced=%v)", r.status, want, AddressEnforced)
 	}
-	if AddressEnforced && tcpArrivedBefore(t, l) {
+	if AddressEnforced && testutil.TCPArrivedBefore(t, l) {
 		t.Fatal("the refused connect reached the server")
 	}
 	// Control: the rule for this very address lets it through.
@@ -546,59 +547,8 @@ func TestDenialAddress(t *testing.T) {
 	if r := runWorkload(t, prof, "connect", "tcp", target); r.status != wlOK || len(r.denials) != 0 {
 		t.Fatalf("allowed address: status %d, denials %q", r.status, denialLines(r.denials))
 	}
-	if !tcpArrivedBefore(t, l) {
+	if !testutil.TCPArrivedBefore(t, l) {
 		t.Fatal("the allowed connect did not reach the server")
-	}
-}
-
-// tcpArrivedBefore connects to l from the test (a sentinel) and accepts
-// until the sentinel comes: it reports whether another connection was
-// queued before it. A workload's connect that got through completed its
-// handshake before the workload exited, so it is queued ahead of the
-// sentinel; no clock is involved.
-func tcpArrivedBefore(t *testing.T, l net.Listener) (other bool) {
-	t.Helper()
-	c, err := net.Dial(l.Addr().Network(), l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for {
-		a, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		from := a.RemoteAddr().String()
-		a.Close()
-		if from == c.LocalAddr().String() {
-			return other
-		}
-		other = true
-	}
-}
-
-// udpArrivedBefore is tcpArrivedBefore for a datagram: the test sends one
-// and reads until it comes.
-func udpArrivedBefore(t *testing.T, pc net.PacketConn) (other bool) {
-	t.Helper()
-	c, err := net.Dial("udp4", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("sentinel")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if from.String() == c.LocalAddr().String() && string(buf[:n]) == "sentinel" {
-			return other
-		}
-		other = true
 	}
 }
 
@@ -620,14 +570,14 @@ func TestDenialUDPAddress(t *testing.T) {
 		t.Fatalf("send to an address no rule allows: status %d, want ECONNREFUSED; stderr %q", r.status, r.stderr)
 	}
 	wantOneDenial(t, r, "send", "udp "+target)
-	if udpArrivedBefore(t, pc) {
+	if testutil.UDPArrivedBefore(t, pc) {
 		t.Fatal("the refused datagram was sent")
 	}
 	prof = &profile.Profile{Network: profile.Network{Allow: []string{"udp://" + target}}}
 	if r := runWorkload(t, prof, "connect", "udp", target); r.status != wlOK || len(r.denials) != 0 {
 		t.Fatalf("allowed send: status %d, denials %q, stderr %q", r.status, denialLines(r.denials), r.stderr)
 	}
-	if !udpArrivedBefore(t, pc) {
+	if !testutil.UDPArrivedBefore(t, pc) {
 		t.Fatal("the allowed datagram did not arrive")
 	}
 }

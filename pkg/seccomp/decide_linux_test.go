@@ -131,32 +131,6 @@ func netUnder(t *testing.T, argv0, target string, decide func([]event.Record) sy
 	return ws.ExitStatus(), sink
 }
 
-// firstArrival connects to l from this process (a sentinel) and accepts
-// until the sentinel arrives; it reports whether some other connection
-// was queued before it. A connect that reached the server completed its
-// handshake before the workload exited, so it is queued ahead of the
-// sentinel: no waiting on a clock is needed to see it.
-func firstArrival(t *testing.T, l net.Listener) (other bool) {
-	t.Helper()
-	c, err := net.Dial("tcp4", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for {
-		a, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		from := a.RemoteAddr().String()
-		a.Close()
-		if from == c.LocalAddr().String() {
-			return other
-		}
-		other = true
-	}
-}
-
 // TestDecideRefusesConnect: a connect answered with ECONNREFUSED fails in
 // the workload with exactly that errno, reaches no server, and is still
 // recorded; the same connect with Decide answering 0 goes through (so the
@@ -190,7 +164,7 @@ func TestDecideRefusesConnect(t *testing.T) {
 	if len(asked) != 1 {
 		t.Fatalf("Decide saw %d connects to port %d, want 1", len(asked), port)
 	}
-	if firstArrival(t, l) {
+	if testutil.TCPArrivedBefore(t, l) {
 		t.Fatal("a refused connect reached the server")
 	}
 	found := false
@@ -208,7 +182,7 @@ func TestDecideRefusesConnect(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("allowed connect: the workload got errno %d (%s)", status, syscall.Errno(status))
 	}
-	if !firstArrival(t, l) {
+	if !testutil.TCPArrivedBefore(t, l) {
 		t.Fatal("an allowed connect did not reach the server")
 	}
 }
@@ -231,7 +205,7 @@ func TestDecideOtherErrno(t *testing.T) {
 	if status != int(syscall.ENETUNREACH) {
 		t.Fatalf("workload got errno %d, want ENETUNREACH (%d)", status, syscall.ENETUNREACH)
 	}
-	if firstArrival(t, l) {
+	if testutil.TCPArrivedBefore(t, l) {
 		t.Fatal("a refused connect reached the server")
 	}
 }
@@ -248,31 +222,6 @@ var unprivilegedTests = []string{
 
 func TestUnprivileged(t *testing.T) {
 	testutil.RerunAsNobody(t, testutil.Rerun{Tests: unprivilegedTests})
-}
-
-// udpArrivedBefore sends a sentinel datagram to pc from this process and
-// reads until it comes: it reports whether another datagram came first.
-func udpArrivedBefore(t *testing.T, pc net.PacketConn) (other bool) {
-	t.Helper()
-	c, err := net.Dial(pc.LocalAddr().Network(), pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("sentinel")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if from.String() == c.LocalAddr().String() && string(buf[:n]) == "sentinel" {
-			return other
-		}
-		other = true
-	}
 }
 
 // TestSendtoUnspec: an AF_UNSPEC destination on an IPv4 UDP socket is a
@@ -294,7 +243,7 @@ func TestSendtoUnspec(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("AF_UNSPEC sendto: errno %d (%s)", status, syscall.Errno(status))
 	}
-	if !udpArrivedBefore(t, pc) {
+	if !testutil.UDPArrivedBefore(t, pc) {
 		t.Fatal("the AF_UNSPEC datagram did not arrive: the kernel did not take it as IPv4 here")
 	}
 	found := false
@@ -316,7 +265,7 @@ func TestSendtoUnspec(t *testing.T) {
 	if status != int(syscall.ECONNREFUSED) {
 		t.Fatalf("refused AF_UNSPEC sendto: errno %d, want ECONNREFUSED", status)
 	}
-	if udpArrivedBefore(t, pc) {
+	if testutil.UDPArrivedBefore(t, pc) {
 		t.Fatal("the refused AF_UNSPEC datagram was sent")
 	}
 
@@ -329,7 +278,7 @@ func TestSendtoUnspec(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("AF_UNSPEC sendto on a connected IPv6 socket: errno %d (%s)", status, syscall.Errno(status))
 	}
-	if !udpArrivedBefore(t, pc6) {
+	if !testutil.UDPArrivedBefore(t, pc6) {
 		t.Fatal("the datagram did not reach the IPv6 peer")
 	}
 	for _, r := range sink.recs {
