@@ -126,8 +126,19 @@ func decode(t *testing.T, text string) *learned {
 
 func mustLearn(t *testing.T, dir string, args ...string) (*learned, string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "profile.toml")
-	r := learn(t, dir, nil, append([]string{"-o", out}, args...)...)
+	return mustLearnAs(t, dir, nil, args...)
+}
+
+// mustLearnAs is mustLearn as cred (nil: this user), with the profile
+// written where that user may write.
+func mustLearnAs(t *testing.T, dir string, cred *syscall.Credential, args ...string) (*learned, string) {
+	t.Helper()
+	outDir := t.TempDir()
+	if cred != nil {
+		outDir = testutil.TempDir(t, "sandlock-e2e-out-", 0o777)
+	}
+	out := filepath.Join(outDir, "profile.toml")
+	r := learn(t, dir, cred, append([]string{"-o", out}, args...)...)
 	if r.code != 0 {
 		t.Fatalf("sandlock-learn exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
