@@ -120,6 +120,12 @@ func requireUnotify(t testing.TB, err error) {
 // supervisor's state stays readable) and the main process's status.
 func traceRun(t testing.TB, sink Sink, path string, argv []string, env ...string) (*Session, syscall.WaitStatus) {
 	t.Helper()
+	return traceRunEnv(t, sink, path, argv, append(os.Environ(), env...))
+}
+
+// traceRunEnv is traceRun with exactly env as the workload's environment.
+func traceRunEnv(t testing.TB, sink Sink, path string, argv, env []string) (*Session, syscall.WaitStatus) {
+	t.Helper()
 	if path == "" {
 		self, err := os.Executable()
 		if err != nil {
@@ -128,7 +134,7 @@ func traceRun(t testing.TB, sink Sink, path string, argv []string, env ...string
 		path = self
 	}
 	s, err := Start(Options{
-		Path: path, Argv: argv, Env: append(os.Environ(), env...),
+		Path: path, Argv: argv, Env: env,
 		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink,
 	})
 	requireUnotify(t, err)
@@ -336,14 +342,7 @@ func TestWorkloadEnv(t *testing.T) {
 	} {
 		dump := filepath.Join(t.TempDir(), "env")
 		env := append(append(append([]string(nil), base...), own...), envDumpEnv+"="+dump)
-		s, err := Start(Options{Path: os.Args[0], Argv: []string{"env"}, Env: env,
-			Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: &memSink{}})
-		requireUnotify(t, err)
-		if err := s.Run(); err != nil {
-			t.Fatal(err)
-		}
-		<-s.Exited()
-		s.Close()
+		traceRunEnv(t, &memSink{}, "", []string{"env"}, env)
 		b, err := os.ReadFile(dump)
 		if err != nil {
 			t.Fatal(err)
