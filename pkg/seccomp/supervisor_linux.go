@@ -216,25 +216,16 @@ func (sup *supervisor) loop() error {
 		}
 		var n int
 		var err error
-		// A notification that is already waiting came from a task that
-		// ran while the receiver was busy, most likely on the other
-		// CPU: answer it without synchronous wake-up (see wakeSync).
+		// Synchronous wake-up while waiting, not while answering (see
+		// wakeSync).
+		sup.wakeSync(true)
 		if raw {
-			n, err = rawPoll(pfds, 0)
-		} else {
-			n, err = unix.Poll(pfds, 0)
-		}
-		if n == 0 && err == nil {
-			sup.wakeSync(true)
-			if raw {
-				if timeout < 0 || timeout > rawIdle {
-					timeout = rawIdle
-				}
-				n, err = rawPoll(pfds, timeout)
-			} else {
-				n, err = unix.Poll(pfds, timeout)
+			if timeout < 0 || timeout > rawIdle {
+				timeout = rawIdle
 			}
+			n, err = rawPoll(pfds, timeout)
 		} else {
+			n, err = unix.Poll(pfds, timeout)
 		}
 		if err == unix.EINTR {
 			continue
@@ -278,22 +269,20 @@ func (sup *supervisor) loop() error {
 // twice: a notifying task wakes the waiting receiver on its own CPU (and
 // yields that CPU to it), and the answer wakes the task on the receiver's
 // CPU. The first is what makes a serial workload's round trip cheap. The
-// second is right only for the task that woke the receiver: a task that
-// notified from the other CPU while the receiver was busy would be pulled
-// over, and under make -j2 both compilers piled onto one core while the
-// other idled. Measured with a minimal C supervisor (medians of 5-7 runs;
-// native 1.55 s and 0.07 s):
+// second is wrong for a task that notified from the other CPU while the
+// receiver was busy: it is pulled over, and under make -j2 both compilers
+// piled onto one core while the other idled. So the loop turns the flag on
+// before it waits and off before it answers. Measured with a minimal C
+// supervisor (medians of 5-7 runs; native 1.55 s and 0.07 s):
 //
 //	                                  make -j2   open storm (5,000 files)
 //	flag always on                     2.79 s     0.107 s
 //	flag always off                    1.81 s     0.320 s
 //	on while waiting, off to answer    1.86 s     0.104 s
 //
-// The loop does the last, except that the task that woke it is answered
-// with the flag still on (it ran on this CPU): the flag goes off only when
-// a notification is already waiting as the receiver comes back. In
-// sandlock-trace's bench: build 1.66x -> 1.26-1.31x of native, open storm
-// unchanged within noise (0.161 s against 0.158 s always on, 9 runs).
+// In sandlock-trace's bench: build 1.66x -> 1.20-1.27x of native, the open
+// storm unchanged within noise. Two ioctls per notification (about 0.3 us
+// each) buy both.
 func (sup *supervisor) wakeSync(on bool) {
 	if sup.syncOn == on || sup.syncGone {
 		return
