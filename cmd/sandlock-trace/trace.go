@@ -233,7 +233,7 @@ func (t *tracer) run() int {
 	if t.counts {
 		opts.Extra = seccomp.SandlockBlocked
 	}
-	// A signal during start-up (helpers starting, listener hand-off)
+	// A signal during start-up (the reaper starting, listener hand-off)
 	// abandons it: there is no workload yet to pass it on to.
 	startCtx, startCancel := context.WithCancel(context.Background())
 	startDone, startSig := make(chan struct{}), make(chan os.Signal, 1)

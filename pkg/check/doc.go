@@ -23,8 +23,8 @@
 //
 // # Explanation: ours
 //
-// With RunConfig.Supervise, the helper is started through pkg/seccomp's
-// workload helper, so the notification filter is in place before Landlock
+// With RunConfig.Supervise, the helper is started by pkg/seccomp's reaper,
+// from its filtered thread, so the notification filter is in place before Landlock
 // and the workload's every path and socket operation reaches an Observer.
 // The Observer ignores the helper's own start-up (until the helper opens a
 // marker path no one else can know) and feeds the rest to a Session, which

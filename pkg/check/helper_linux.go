@@ -26,7 +26,7 @@ const (
 )
 
 // The environment is the one channel that reaches the helper through
-// pkg/seccomp's helpers too; execve refuses one string above 128 KiB, so a
+// pkg/seccomp's reaper too; execve refuses one string above 128 KiB, so a
 // larger plan goes through a file named there.
 const maxPlan = 120 << 10
 
@@ -56,7 +56,7 @@ type Plan struct {
 // started as one; otherwise it returns at once. Call it first thing in main
 // (and in TestMain of tests that run the check), before any goroutine work.
 //
-// It also runs pkg/seccomp's helpers (MaybeRunHelper), which supervised runs
+// It also runs pkg/seccomp's reaper (MaybeRunHelper), which supervised runs
 // go through on their way to ours.
 func MaybeHelper() {
 	seccomp.MaybeRunHelper()

@@ -221,7 +221,7 @@ func runSupervised(cfg RunConfig, plan Plan, env []string) (int, error) {
 		return f
 	}
 	s, err := seccomp.Start(seccomp.Options{
-		// The supervisor's workload helper execs us again, as our helper:
+		// The supervisor's reaper starts us again, as our helper:
 		// Landlock must be applied after its filter is in place and
 		// before the workload, in the process that becomes it.
 		Path:   "/proc/self/exe",

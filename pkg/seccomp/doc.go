@@ -15,16 +15,28 @@
 //
 // # Process shape
 //
-// Go runs no user code between fork and exec, so the filter is installed by
-// a re-executed copy of the binary:
+// Go runs no user code between fork and exec, so the filter is installed
+// by a re-executed copy of the binary, on one thread of it:
 //
 //	tracer ──> reaper helper (subreaper; kills the tree if the tracer dies)
-//	               └──> workload helper: PR_SET_PDEATHSIG, no_new_privs,
-//	                    filter, listener to the tracer (SCM_RIGHTS), waits
-//	                    for the go-ahead, execs the workload
+//	             thread with no_new_privs and the filter: listener to the
+//	             tracer (SCM_RIGHTS), then forks (vfork) and execs the
+//	             workload with PR_SET_PDEATHSIG
+//
+// A seccomp filter belongs to the thread that installs it and to what that
+// thread forks; the Go runtime never creates threads from a locked one, so
+// the rest of the reaper stays unfiltered. The thread's own calls (its
+// fork, the runtime's mmaps) reach the listener too and are answered
+// without being recorded. The workload's first call, its execve, names the
+// main process; Start holds it pending until Run. The thread lives until
+// the main process has exited (a parent-death signal follows the forking
+// thread), then ends, so that the listener hangs up with the workload's
+// last task. An earlier design exec'd a second helper that installed the
+// filter on itself and then exec'd the workload: one more Go start-up,
+// about 3 ms of every trace.
 //
 // A binary that uses this package must call MaybeRunHelper first thing in
-// main (and in TestMain), so its re-executed copies become the helpers.
+// main (and in TestMain), so its re-executed copy becomes the reaper.
 //
 // The reaper is the subreaper of the whole workload tree, so orphans and
 // daemons stay its descendants; when the tracer's control socket hangs up
@@ -35,11 +47,11 @@
 // workload's CPU time reaches the tracer's rusage only that way.
 //
 // Every read of the start-up protocol ends when its peer dies: each
-// socket end lives only in the one process that uses it (the control
-// socket is close-on-exec in the reaper, so no workload process holds it;
-// the workload helper's end closes at its exec). StartContext also gives
-// up when its context is done (a signal to the tracer during start-up),
-// and a helper killed by a group-wide signal is reported as SignaledError.
+// socket end lives only in the one process that uses it (both are
+// close-on-exec in the reaper, so no workload process holds them).
+// StartContext also gives up when its context is done (a signal to the
+// tracer during start-up), and a reaper or workload killed by a
+// group-wide signal is reported as SignaledError.
 //
 // # Decisions
 //
@@ -88,14 +100,14 @@
 //     whether it was there); the exec record waits for the new image, seen
 //     by a changed fingerprint (executable inode, code and stack start) at
 //     the process's next notification or a 10 ms check. A failed attempt
-//     (execvp walking $PATH) records nothing more, and never the helper's
-//     own image. The interpreter and the executable file mappings of the new
+//     (execvp walking $PATH) records nothing more, and never the reaper's
+//     image that the workload's process had before its first exec. The interpreter and the executable file mappings of the new
 //     image come from /proc/PID/maps; later ones (dlopen) from executable
 //     mmap notifications. Limit: an image that makes no notified call and
 //     ends within 10 ms is reported by a warning instead.
-//   - Signals: the helpers run with GODEBUG=asyncpreemptoff=1, so Go sends
-//     no SIGURG that could interrupt the notified execve over and over (and
-//     with GOMAXPROCS=1 and GOGC=off, which start and exec faster); the
+//   - Signals: the reaper runs with GODEBUG=asyncpreemptoff=1, so Go sends
+//     no SIGURG that could interrupt its notified fork over and over (and
+//     with GOMAXPROCS=1 and GOGC=off until the workload runs); the
 //     workload gets its own GODEBUG, GOMAXPROCS and GOGC and an unchanged
 //     signal mask.
 //   - Paths are canonical in the tracee's root (re-read after it calls

@@ -4,6 +4,7 @@ package seccomp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,44 +20,45 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Environment of the re-executed helpers. The workload never sees these:
-// the workload helper removes them before exec.
+// Environment of the re-executed helper. The workload never sees these:
+// workloadEnv removes them.
 const (
-	envHelper   = "SANDLOCK_TRACE_HELPER"   // "reaper" or "workload"
+	envHelper   = "SANDLOCK_TRACE_HELPER"   // "reaper"
 	envSyscalls = "SANDLOCK_TRACE_SYSCALLS" // comma-separated names to notify
 	envSaved    = "SANDLOCK_TRACE_SAVED_"   // + NAME: "-" (unset) or "=VALUE": the workload's own NAME (helperEnv)
 )
 
-// Inherited descriptors of the helpers.
+// Inherited descriptors of the reaper.
 const (
-	fdWorkSock = 3 // reaper and workload helper: socket to the tracer (listener, go-ahead, exec result)
-	fdCtlSock  = 4 // reaper only: control socket (pids, exit status, tracer death)
+	fdWorkSock = 3 // start-up: listener, workload start result
+	fdCtlSock  = 4 // lifeline: exit status, tracer death
 )
 
-// MaybeRunHelper turns the process into one of the helpers when it was
+// MaybeRunHelper turns the process into the reaper helper when it was
 // started as one, and never returns then. Call it first thing in main.
 func MaybeRunHelper() {
-	switch os.Getenv(envHelper) {
-	case "reaper":
+	if os.Getenv(envHelper) == "reaper" {
 		runReaper()
-	case "workload":
-		runWorkload()
 	}
 }
 
 // runReaper sits between the tracer and the workload. It is the
 // subreaper of the workload tree, so every orphan is re-parented to it, and
 // when the tracer dies (its control socket reads EOF) it kills the whole
-// tree: a workload never runs on unobserved.
+// tree: a workload never runs on unobserved. It also starts the workload,
+// from one thread that carries the filter (spawn).
 func runReaper() {
-	// GOGC=off is for the short-lived workload helper (helperEnv); the
-	// reaper lives as long as the trace.
-	debug.SetGCPercent(100)
+	// Keep the main goroutine on the main thread: the thread that carries
+	// the filter must be another one, one that can exit (spawn).
+	runtime.LockOSThread()
 	ctl := os.NewFile(fdCtlSock, "ctl")
 	work := os.NewFile(fdWorkSock, "work")
 	fail := func(format string, args ...any) {
-		ctl.Write([]byte("F" + fmt.Sprintf(format, args...)))
+		work.Write([]byte("F" + fmt.Sprintf(format, args...)))
 		os.Exit(125)
+	}
+	if len(os.Args) < 3 {
+		fail("reaper: no workload")
 	}
 	// Terminal signals go to the whole foreground group; the reaper must
 	// outlive them (its death would kill the workload). Caught, not
@@ -70,21 +72,20 @@ func runReaper() {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fail("PR_SET_CHILD_SUBREAPER: %v", err)
 	}
-	// The control socket is the tracer's lifeline to us alone: inherited
-	// by the workload helper (and through its exec by every workload
-	// process) it would let the tracer's end never read EOF when we die,
-	// and let the workload talk on our channel.
+	// Both sockets are ours alone: inherited by the workload they would
+	// let the tracer's ends never read EOF when we die, and let the
+	// workload talk on our channels.
 	unix.CloseOnExec(fdCtlSock)
-	env := setEnv(os.Environ(), envHelper, "workload")
-	p, err := os.StartProcess("/proc/self/exe", os.Args, &os.ProcAttr{
-		Env:   env,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, work},
-		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	})
-	if err != nil {
-		fail("start workload helper: %v", err)
-	}
-	work.Close()
+	unix.CloseOnExec(fdWorkSock)
+
+	started := make(chan spawned, 1)
+	mainDone := make(chan struct{})
+	go spawn(work, started, mainDone)
+	sp := <-started
+	main := sp.pid
+	// GOGC=off is for the start-up (helperEnv); the reaper lives as long
+	// as the trace.
+	debug.SetGCPercent(100)
 	// The workload has its stdio; ours would only hold pipes open (and a
 	// reader waiting for EOF) past the end of the trace.
 	if null, err := unix.Open("/dev/null", unix.O_RDWR, 0); err == nil {
@@ -93,8 +94,6 @@ func runReaper() {
 		}
 		unix.Close(null)
 	}
-	main := p.Pid
-	ctl.Write([]byte("P" + strconv.Itoa(main)))
 
 	var childless atomic.Bool // every child reaped, the main one included
 	reaped := make(chan struct{})
@@ -126,6 +125,16 @@ func runReaper() {
 		}
 		os.Exit(0)
 	}()
+	if main < 0 {
+		// No workload. The tracer has the reason; the main process's
+		// status is what a shell gives a command it cannot run.
+		if sp.code != 0 {
+			ctl.Write([]byte("X" + strconv.FormatUint(uint64(sp.code)<<8, 10)))
+		}
+		childless.Store(true)
+		close(reaped)
+		select {}
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -140,16 +149,33 @@ func runReaper() {
 		}
 		if pid == main {
 			ctl.Write([]byte("X" + strconv.FormatUint(uint64(ws), 10)))
+			close(mainDone)
 		}
 	}
 }
 
-// runWorkload installs the filter on its own (locked) thread, hands the
-// listener to the tracer, waits for the go-ahead and execs the workload.
-func runWorkload() {
+// spawn installs the filter on its own locked thread, hands the listener
+// to the tracer and starts the workload from that thread: the child
+// inherits the filter (a filter belongs to the thread that installed it
+// and to what it forks), and Go forks with vfork, so no Go runtime starts
+// between the reaper and the workload's exec (a second re-executed helper
+// cost about 3 ms of every trace). The rest of the reaper stays unfiltered:
+// the runtime never creates threads from a locked one.
+//
+// The thread lives until the main process has exited: PR_SET_PDEATHSIG
+// fires when the thread that forked a process dies. Then the goroutine
+// returns without unlocking, which ends the thread, so that the listener
+// hangs up once the workload's last task is gone.
+func spawn(work *os.File, started chan<- spawned, mainDone <-chan struct{}) {
 	runtime.LockOSThread()
-	if len(os.Args) < 3 {
-		os.Exit(125)
+	report := func(msg string) {
+		work.Write([]byte(msg))
+		started <- spawned{pid: -1}
+	}
+	tid := unix.Gettid()
+	if tid == unix.Getpid() {
+		report("Freaper: the filter thread is the main thread")
+		return
 	}
 	path, argv := os.Args[1], os.Args[2:]
 	env := workloadEnv(os.Environ())
@@ -157,60 +183,79 @@ func runWorkload() {
 	if s := os.Getenv(envSyscalls); s != "" {
 		names = strings.Split(s, ",")
 	}
-	report := func(msg string, code int) {
-		unix.Write(fdWorkSock, []byte(msg))
-		os.Exit(code)
-	}
 	filter, err := buildFilter(names)
 	if err != nil {
-		report("Fbuild filter: "+err.Error(), 125)
+		report("Fbuild filter: " + err.Error())
+		return
 	}
-	unix.CloseOnExec(fdWorkSock)
+	// no_new_privs is per thread too: only this one (and what it forks)
+	// gets it.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		report("FPR_SET_NO_NEW_PRIVS: "+err.Error(), 125)
+		report("FPR_SET_NO_NEW_PRIVS: " + err.Error())
+		return
 	}
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 
 	// Everything the hand-off needs is prepared before the filter is in
 	// place: from then on, an allocation that maps memory would wait for
-	// a supervisor that does not have the listener yet.
+	// a supervisor that does not have the listener yet. The message
+	// carries this thread's id: the tracer answers its calls (the fork,
+	// the runtime's mmaps) without recording them.
 	oob := make([]byte, unix.CmsgSpace(4))
 	hdr := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 	hdr.Level = unix.SOL_SOCKET
 	hdr.Type = unix.SCM_RIGHTS
 	hdr.SetLen(unix.CmsgLen(4))
 	data := oob[unix.CmsgLen(0):]
-	one := []byte{'L'}
-	iov := unix.Iovec{Base: &one[0]}
-	iov.SetLen(1)
+	payload := []byte("L" + strconv.Itoa(tid))
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
 	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
 	msg.SetControllen(len(oob))
-	goAhead := make([]byte, 8)
-	errMsg := make([]byte, 0, 64)
+	attr := &os.ProcAttr{
+		Env:   env,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Sys:   &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
 
 	// No GC (it may shrink the stack) and a stack grown in advance, so
 	// the critical section cannot need fresh memory from the kernel.
 	debug.SetGCPercent(-1)
 	growStack(64)
-	lfd, errno := installFilter(&prog, data, &msg, goAhead)
-	if errno != 0 {
-		errMsg = append(errMsg, 'F')
-		errMsg = append(errMsg, "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER): "...)
-		errMsg = append(errMsg, errno.Error()...)
-		report(string(errMsg), 125)
+	if errno := installFilter(&prog, data, &msg); errno != 0 {
+		report("Fseccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER): " + errno.Error())
+		return
 	}
-	_ = lfd
-	err = syscall.Exec(path, argv, env)
-	code := 126
-	if err == syscall.ENOENT {
-		code = 127
+	// From here on the tracer answers this thread's calls.
+	p, err := os.StartProcess(path, argv, attr)
+	if err != nil {
+		var en syscall.Errno
+		errors.As(err, &en)
+		work.Write([]byte("E" + strconv.Itoa(int(en))))
+		started <- spawned{pid: -1, code: execFailCode(en)}
+		return // the thread ends: it forked nothing that lives
 	}
-	en, _ := err.(syscall.Errno)
-	report("E"+strconv.Itoa(int(en)), code)
+	work.Write([]byte("S"))
+	started <- spawned{pid: p.Pid}
+	<-mainDone
+}
+
+// spawned is the outcome of spawn: the workload's pid, or -1 and, when
+// its exec failed, the exit status a shell would give (execFailCode).
+type spawned struct{ pid, code int }
+
+// execFailCode is a shell's exit status for a command that cannot run:
+// 127 when it is not there, 126 otherwise.
+func execFailCode(e syscall.Errno) int {
+	if e == syscall.ENOENT {
+		return 127
+	}
+	return 126
 }
 
 // installFilter is the critical section: only raw syscalls, no allocation.
-func installFilter(prog *unix.SockFprog, data []byte, msg *unix.Msghdr, goAhead []byte) (int, syscall.Errno) {
+// It installs the filter on the calling thread and sends the listener.
+func installFilter(prog *unix.SockFprog, data []byte, msg *unix.Msghdr) syscall.Errno {
 	flags := uintptr(unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
 	fd, _, errno := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, flags, uintptr(unsafe.Pointer(prog)))
 	if errno == syscall.EINVAL {
@@ -219,35 +264,23 @@ func installFilter(prog *unix.SockFprog, data []byte, msg *unix.Msghdr, goAhead 
 			unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(prog)))
 	}
 	if errno != 0 {
-		return -1, errno
+		return errno
 	}
 	binary.LittleEndian.PutUint32(data, uint32(fd))
 	_, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, uintptr(fdWorkSock)|handoffMagic<<32, uintptr(unsafe.Pointer(msg)), 0)
-	if e != 0 {
-		return -1, e
-	}
 	syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
-	for {
-		n, _, e := syscall.RawSyscall(unix.SYS_READ, fdWorkSock, uintptr(unsafe.Pointer(&goAhead[0])), uintptr(len(goAhead)))
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 || n == 0 || goAhead[0] != 'G' {
-			// The tracer went away before the go-ahead.
-			syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
-		}
-		return int(fd), 0
+	if e != 0 {
+		// The tracer went away before the hand-off.
+		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
 	}
+	return 0
 }
 
-// workloadEnv is the helper's environment without the helper's own
-// variables, and with the workload's GODEBUG back.
-// helperEnv are the Go runtime settings the helpers run with, each
+// helperEnv are the Go runtime settings the reaper starts with, each
 // replaced by the workload's own value (or absence) at its exec:
-// asynchronous preemption signals could interrupt the helper's notified
-// execve over and over; one P and no GC make each helper start and exec
-// faster (fewer threads for execve to kill): about 1 ms of every trace.
-// The reaper turns its GC back on.
+// asynchronous preemption signals could interrupt its notified calls
+// over and over; one P and no GC make it start faster. It turns its GC
+// back on once the workload runs.
 var helperEnv = [][2]string{{"GODEBUG", "asyncpreemptoff=1"}, {"GOMAXPROCS", "1"}, {"GOGC", "off"}}
 
 // forHelpers returns env with helperEnv set and the values it replaces
@@ -266,7 +299,7 @@ func forHelpers(env []string) []string {
 	return env
 }
 
-// workloadEnv is env without ours: the helpers' settings undone, the
+// workloadEnv is env without ours: the reaper's settings undone, the
 // workload's own back.
 func workloadEnv(env []string) []string {
 	out := env[:0:0]

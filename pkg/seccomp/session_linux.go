@@ -3,6 +3,7 @@
 package seccomp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,15 @@ type Session struct {
 	opts     Options
 	helper   *exec.Cmd
 	ctl      *os.File // control socket to the reaper
-	work     *os.File // socket to the workload helper
+	work     *os.File // start-up socket to the reaper
 	listener int
 	reaper   int
-	main     int
+	// The reaper's thread that carries the filter and forks the
+	// workload: its calls are answered, never recorded.
+	reaperTid   int
+	reaperCalls int // its calls answered (tests)
+	main        int
+	first       *notif // the workload's first call, held for Run
 
 	exitCh  chan syscall.WaitStatus
 	execErr chan error
@@ -33,13 +39,13 @@ type Session struct {
 	sup *supervisor
 }
 
-// Start launches the helpers and takes the listener. The workload is held
-// before its exec until Run.
+// Start launches the reaper, takes the listener and waits for the
+// workload's first notified call, its execve, which is held until Run.
 func Start(o Options) (*Session, error) { return StartContext(context.Background(), o) }
 
 // StartContext is Start that gives up when ctx is done (a signal to the
-// tracer during start-up): the helpers are killed and reaped, and the
-// error wraps ctx.Err(). Start-up never outlives the helpers either: every
+// tracer during start-up): the reaper is killed and reaped, and the
+// error wraps ctx.Err(). Start-up never outlives the reaper either: every
 // read in the hand-off ends with EOF when the peer dies.
 func StartContext(ctx context.Context, o Options) (*Session, error) {
 	if o.Sink == nil {
@@ -104,7 +110,7 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 	}()
 	var once sync.Once
 	endWatch := func() { once.Do(func() { close(stop); <-watched }) }
-	var helperSig syscall.Signal // the workload helper's death, if reported
+	var helperSig syscall.Signal // a start-up death by signal, if reported
 	fail := func(err error) (*Session, error) {
 		endWatch()
 		if ctx.Err() != nil {
@@ -116,12 +122,13 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 			unix.Close(s.listener)
 		}
 		// The workload has not exec'd yet, so the reaper and the
-		// workload helper (Pdeathsig) are the whole tree: killing the
-		// reaper bounds the wait even if it is stuck.
+		// workload's process held in its execve (Pdeathsig) are the
+		// whole tree: killing the reaper bounds the wait even if it is
+		// stuck.
 		cmd.Process.Kill()
 		cmd.Wait()
 		// A signal to the whole process group (a terminal, a service
-		// manager) can kill a helper before it catches signals: say so,
+		// manager) can kill the reaper before it catches signals: say so,
 		// so that the caller can tell it from a tool failure.
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() != syscall.SIGKILL {
 			helperSig = ws.Signal()
@@ -131,39 +138,12 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 		}
 		return nil, err
 	}
-	msg, err := readMsg(s.ctl)
-	if err != nil {
-		return fail(fmt.Errorf("helper: %w", err))
-	}
-	switch {
-	case strings.HasPrefix(msg, "P"):
-		s.main, _ = strconv.Atoi(msg[1:])
-	case strings.HasPrefix(msg, "F"):
-		return fail(errors.New(msg[1:]))
-	default:
-		return fail(fmt.Errorf("helper: unexpected message %q", msg))
-	}
 	lfd, msg, err := recvFD(s.work)
 	if err != nil {
 		if ctx.Err() == nil {
-			// The workload helper died: the reaper reports how (bounded
-			// by a deadline, in case it is stuck).
-			s.ctl.SetReadDeadline(time.Now().Add(time.Second))
-			for {
-				m, rerr := readMsg(s.ctl)
-				if rerr != nil {
-					break
-				}
-				if strings.HasPrefix(m, "X") {
-					v, _ := strconv.ParseUint(m[1:], 10, 32)
-					if ws := syscall.WaitStatus(v); ws.Signaled() && ws.Signal() != syscall.SIGKILL {
-						helperSig = ws.Signal()
-					}
-					break
-				}
-			}
+			helperSig = s.reaperSignal()
 		}
-		return fail(fmt.Errorf("workload helper: %w", err))
+		return fail(fmt.Errorf("helper: %w", err))
 	}
 	if lfd < 0 {
 		if strings.HasPrefix(msg, "F") {
@@ -175,16 +155,135 @@ func StartContext(ctx context.Context, o Options) (*Session, error) {
 			}
 			return fail(errors.New(msg[1:]))
 		}
-		return fail(fmt.Errorf("workload helper: unexpected message %q", msg))
+		return fail(fmt.Errorf("helper: unexpected message %q", msg))
 	}
 	s.listener = lfd
+	tid, err := strconv.Atoi(strings.TrimPrefix(msg, "L"))
+	if err != nil || !strings.HasPrefix(msg, "L") {
+		return fail(fmt.Errorf("helper: unexpected hand-off %q", msg))
+	}
+	s.reaperTid = tid
+	if err := s.awaitWorkload(ctx); err != nil {
+		if ctx.Err() == nil {
+			helperSig = s.reaperSignal()
+		}
+		return fail(err)
+	}
 	endWatch()
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
 	go s.watchReaper()
 	s.sup = newSupervisor(s, names)
+	s.sup.first = s.first
 	return s, nil
+}
+
+// reaperSignal is the signal that killed the workload's main process or
+// the reaper during start-up, as the reaper reports it (0: none or
+// SIGKILL). Bounded by a deadline, in case the reaper is stuck.
+func (s *Session) reaperSignal() syscall.Signal {
+	s.ctl.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		m, err := readMsg(s.ctl)
+		if err != nil {
+			return 0
+		}
+		if strings.HasPrefix(m, "X") {
+			v, _ := strconv.ParseUint(m[1:], 10, 32)
+			if ws := syscall.WaitStatus(v); ws.Signaled() && ws.Signal() != syscall.SIGKILL {
+				return ws.Signal()
+			}
+			return 0
+		}
+	}
+}
+
+// awaitWorkload serves the listener until the workload's first call: the
+// reaper's thread forks it with the filter, and its first notified call
+// (the execve) names it. That call stays pending for Run, so that the
+// caller knows the main process (Pid) before anything of the workload
+// runs. The reaper thread's own calls are answered here and never
+// recorded.
+func (s *Session) awaitWorkload(ctx context.Context) error {
+	rc, err := s.work.SyscallConn()
+	if err != nil {
+		return err
+	}
+	wfd := -1
+	rc.Control(func(fd uintptr) { wfd = int(fd) })
+	pfds := []unix.PollFd{{Fd: int32(s.listener), Events: unix.POLLIN}, {Fd: int32(wfd), Events: unix.POLLIN}}
+	var resp notifResp
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pfds[0].Revents, pfds[1].Revents = 0, 0
+		// The timeout only bounds how late a cancelled ctx is seen.
+		if _, err := unix.Poll(pfds, 50); err != nil && err != unix.EINTR {
+			return err
+		}
+		if pfds[0].Revents&unix.POLLIN != 0 {
+			n := new(notif)
+			switch e := recvNotif(s.listener, n, false); e {
+			case 0:
+			case unix.ENOENT, unix.EINTR:
+				continue
+			default:
+				return fmt.Errorf("seccomp notification: %w", e)
+			}
+			if int(n.pid) == s.reaperTid {
+				s.reaperCalls++
+				sendContinue(s.listener, &resp, n.id)
+				continue
+			}
+			if ppid := readPPid(int(n.pid)); ppid != s.reaper {
+				return fmt.Errorf("helper: first notification from pid %d (parent %d), not the workload", n.pid, ppid)
+			}
+			s.main, s.first = int(n.pid), n
+			return nil
+		}
+		if pfds[1].Revents != 0 {
+			// Before any call of the workload: it could not be started
+			// (fork failed), or the reaper died.
+			msg, err := readMsg(s.work)
+			if err != nil {
+				return fmt.Errorf("helper: %w", err)
+			}
+			if rest, ok := strings.CutPrefix(msg, "E"); ok {
+				n, _ := strconv.Atoi(rest)
+				return fmt.Errorf("start %s: %w", s.opts.Path, syscall.Errno(n))
+			}
+			if rest, ok := strings.CutPrefix(msg, "F"); ok {
+				return errors.New(rest)
+			}
+			return fmt.Errorf("helper: unexpected message %q", msg)
+		}
+		if pfds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			return errors.New("helper: the filter's thread ended before the workload started")
+		}
+	}
+}
+
+// readPPid is the parent of process pid (/proc/PID/stat), or -1.
+func readPPid(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // Pid is the workload's main process.
@@ -215,34 +314,24 @@ func (s *Session) watchReaper() {
 
 func (s *Session) watchExec() {
 	msg, err := readMsg(s.work)
-	if err != nil || msg == "" {
-		// EOF: the socket was closed by a successful exec (close-on-exec).
+	if err != nil || msg == "" || msg == "S" {
+		// Started (EOF: the reaper is gone, and with it the workload).
 		s.execErr <- nil
 		return
 	}
 	if strings.HasPrefix(msg, "E") {
 		n, _ := strconv.Atoi(msg[1:])
-		code := 126
-		if syscall.Errno(n) == syscall.ENOENT {
-			code = 127
-		}
-		s.execErr <- &ExecError{Path: s.opts.Path, Err: syscall.Errno(n), Code: code}
+		e := syscall.Errno(n)
+		s.execErr <- &ExecError{Path: s.opts.Path, Err: e, Code: execFailCode(e)}
 		return
 	}
-	s.execErr <- fmt.Errorf("workload helper: unexpected message %q", msg)
+	s.execErr <- fmt.Errorf("helper: unexpected message %q", msg)
 }
 
-// Run lets the workload exec and serves notifications until no task of
-// the workload is left (the listener hangs up). Call it once, in its own
-// goroutine; it locks its OS thread.
+// Run lets the workload's first call (its execve) through and serves
+// notifications until no task of the workload is left (the listener hangs
+// up). Call it once, in its own goroutine; it locks its OS thread.
 func (s *Session) Run() error {
-	if _, err := s.work.Write([]byte("G")); err != nil {
-		// The workload helper died before its exec (a signal to the
-		// tree): not a tool failure. The reaper reports its status and
-		// the listener hangs up once it is reaped.
-		s.execErr <- nil
-		return s.sup.loop()
-	}
 	go s.watchExec()
 	return s.sup.loop()
 }
@@ -350,7 +439,8 @@ func readMsg(f *os.File) (string, error) {
 	return string(buf[:n]), nil
 }
 
-// recvFD receives either a descriptor (SCM_RIGHTS) or a text message.
+// recvFD receives a text message, with or without a descriptor
+// (SCM_RIGHTS; -1 without).
 func recvFD(f *os.File) (int, string, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -382,7 +472,7 @@ func recvFD(f *os.File) (int, string, error) {
 					for _, extra := range fds[1:] {
 						unix.Close(extra)
 					}
-					return fds[0], "", nil
+					return fds[0], string(buf[:n]), nil
 				}
 			}
 		}

@@ -232,6 +232,48 @@ func TestWakeSync(t *testing.T) {
 	}
 }
 
+// TestReaperThreadNotRecorded: the reaper forks the workload from the
+// thread that carries the filter, so that thread's calls (the fork, the Go
+// runtime's mmaps) reach the listener too; they must be answered without
+// being counted or recorded. /bin/true forks nothing, so any clone counted
+// would be the reaper's.
+func TestReaperThreadNotRecorded(t *testing.T) {
+	sink := &memSink{}
+	s, ws := traceRun(t, sink, "/bin/true", []string{"true"})
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("workload status %v", ws)
+	}
+	if s.reaperCalls == 0 {
+		t.Fatal("no call of the reaper's filter thread was seen: the test proves nothing")
+	}
+	c := s.Counts()
+	for _, name := range []string{"clone", "clone3", "vfork", "fork"} {
+		if c[name] != 0 {
+			t.Errorf("%s counted %d times: the reaper's fork was taken for the workload's", name, c[name])
+		}
+	}
+	if len(sink.recs) == 0 {
+		t.Fatal("no records")
+	}
+	for _, r := range sink.recs {
+		var pid int
+		switch r := r.(type) {
+		case *event.FS:
+			pid = r.PID
+		case *event.Exec:
+			pid = r.PID
+		default:
+			continue
+		}
+		if pid != s.Pid() {
+			t.Errorf("record of pid %d, want only the workload's %d: %+v", pid, s.Pid(), r)
+		}
+	}
+	if fs, ok := sink.recs[0].(*event.FS); !ok || fs.Op != event.OpExec || !strings.HasSuffix(fs.Path, "/true") {
+		t.Errorf("first record %+v, want the exec of true", sink.recs[0])
+	}
+}
+
 // TestBrkQueryNotNotified: brk(0) only asks, so the filter lets it through;
 // a brk that moves the break is notified (the memory ledger charges it).
 // The test binary's libc moves the break at start-up too, so the runs with

@@ -99,6 +99,7 @@ type supervisor struct {
 	counts [1024]int64
 
 	n          notif
+	first      *notif // handled before the loop waits (Session.first)
 	resp       notifResp
 	out        []event.Record // this notification's records (dropped if its id died)
 	pre        []event.Record // records due before them (a confirmed exec), kept regardless
@@ -203,6 +204,10 @@ func (sup *supervisor) loop() error {
 	// the wait is capped at rawIdle, so a stop-the-world never waits
 	// longer than that even without preemption signals.
 	raw := runtime.GOMAXPROCS(0) >= 2
+	if sup.first != nil {
+		sup.handle(sup.first)
+		sup.first = nil
+	}
 	for {
 		timeout := -1
 		if len(sup.pending) > 0 {
@@ -426,6 +431,13 @@ func (sup *supervisor) readRoot(p *proc) string {
 
 func (sup *supervisor) handle(n *notif) {
 	id := n.id
+	if int(n.pid) == sup.s.reaperTid {
+		// The reaper's thread that forked the workload: the runtime's
+		// own calls, nothing of the workload.
+		sup.s.reaperCalls++
+		sendContinue(sup.fd, &sup.resp, id)
+		return
+	}
 	nr := int(n.nr)
 	a := n.args
 	if nr >= 0 && nr < len(sup.counts) {
