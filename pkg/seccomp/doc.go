@@ -113,9 +113,13 @@
 //   - Paths are canonical in the tracee's root (re-read after it calls
 //     chroot), against its cwd or dirfd; /proc/self and /proc/thread-self
 //     mean the tracee. For remove, rmdir, rename, link targets, symlink,
-//     mkdir and mknod only the parent is canonical. Directories are cached;
+//     mkdir and mknod only the parent is canonical. Directories are cached
+//     (and, from their second use, held open, so that a path's final
+//     component is looked up in its directory's descriptor, not from /);
 //     a rename, rmdir or unlink of a symlink drops the cache and suspends it
-//     until that call is over.
+//     until that call is over. Limit: a directory replaced by a process
+//     outside the workload, or covered by a mount, stays the one cached
+//     until the workload renames or removes something.
 //   - Thread ids map to processes through /proc/TID/status, cached with a
 //     pidfd per thread watched by epoll, so a reused id is never misread.
 package seccomp

@@ -136,6 +136,71 @@ func TestResolveCacheInvalidation(t *testing.T) {
 	}
 }
 
+// TestResolveDirFDs: from its second lookup in a cached directory the
+// final component is looked up relative to a descriptor of the directory.
+// That descriptor names the directory it was opened on, so it must go with
+// the cache: after the directory is replaced (and the cache dropped, as a
+// notified rename does) the new one must be seen. The descriptors stay
+// bounded.
+func TestResolveDirFDs(t *testing.T) {
+	d := canonTemp(t)
+	if err := os.MkdirAll(d+"/dir/f", 0o755); err != nil { // f: a directory
+		t.Fatal(err)
+	}
+	r := newResolver()
+	for i := 0; i < 3; i++ {
+		if got := r.resolve("", d+"/dir/f", true, 1, 1); !got.exists || !got.dir {
+			t.Fatalf("lookup %d: %+v", i, got)
+		}
+	}
+	if fd := r.dirs[d+"/dir"]; fd < 0 {
+		t.Fatalf("no descriptor after three lookups: %d", fd)
+	}
+	if err := os.Rename(d+"/dir", d+"/old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(d+"/dir", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d+"/dir/f", nil, 0o644); err != nil { // f: a file now
+		t.Fatal(err)
+	}
+	r.drop()
+	for i := 0; i < 3; i++ {
+		if got := r.resolve("", d+"/dir/f", true, 1, 1); !got.exists || got.dir {
+			t.Fatalf("after the directory was replaced, lookup %d: %+v (the old one's?)", i, got)
+		}
+	}
+
+	open := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	r.drop()
+	before := open()
+	for i := 0; i < maxDirFDs+100; i++ {
+		sub := d + "/many/" + strconv.Itoa(i)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 2; j++ {
+			if got := r.resolve("", sub+"/x", true, 1, 1); got.exists || got.path != sub+"/x" {
+				t.Fatalf("%s/x: %+v", sub, got)
+			}
+		}
+	}
+	if n := open() - before; n > maxDirFDs || n <= 0 {
+		t.Errorf("%d descriptors held, want 1..%d", n, maxDirFDs)
+	}
+	r.drop()
+	if n := open() - before; n != 0 {
+		t.Errorf("%d descriptors left after drop", n)
+	}
+}
+
 func TestResolveProcSelf(t *testing.T) {
 	r := newResolver()
 	pid := os.Getpid()

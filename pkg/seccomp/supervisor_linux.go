@@ -165,6 +165,7 @@ func (sup *supervisor) close() {
 		}
 	}
 	sup.tids, sup.procs = map[int]*thread{}, map[int]*proc{}
+	sup.res.drop() // its directory descriptors
 	if sup.epfd >= 0 {
 		unix.Close(sup.epfd)
 		sup.epfd = -1
