@@ -3,9 +3,8 @@
 package seccomp
 
 import (
-	"bufio"
 	"bytes"
-	"os"
+	"slices"
 	"strings"
 
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
@@ -28,7 +27,7 @@ func (sup *supervisor) exec(t *thread, sys string, dirfd int32, addr, flags uint
 	if !r.exists {
 		return
 	}
-	fp, ok := readFingerprint(t.p)
+	fp, ok := sup.readFingerprint(t.p)
 	if !ok {
 		return
 	}
@@ -43,7 +42,7 @@ func (sup *supervisor) exec(t *thread, sys string, dirfd int32, addr, flags uint
 // means the exec failed.
 func (sup *supervisor) settle(p *proc, tid int) {
 	pe := p.pending
-	fp, ok := readFingerprint(p)
+	fp, ok := sup.readFingerprint(p)
 	if !ok {
 		if tid >= 0 {
 			return
@@ -53,7 +52,7 @@ func (sup *supervisor) settle(p *proc, tid int) {
 		// which exec changed.
 		p.pending = nil
 		delete(sup.pending, p.tgid)
-		if comm, ok := readComm(p.dir + "stat"); ok && comm != pe.fp.comm {
+		if comm, ok := sup.readComm(p.dir + "stat"); ok && comm != pe.fp.comm {
 			sup.acct.Exec(p.tgid)
 			sup.emitNow(&event.Exec{PID: p.tgid, Path: pe.path, Argv: []string{}})
 			return
@@ -76,11 +75,11 @@ func (sup *supervisor) settle(p *proc, tid int) {
 	if exe == "" || exe[0] != '/' {
 		exe = pe.path
 	}
-	recs := []event.Record{&event.Exec{PID: p.tgid, Path: exe, Argv: readCmdline(p.dir + "cmdline")}}
+	recs := []event.Record{&event.Exec{PID: p.tgid, Path: exe, Argv: sup.readCmdline(p.dir + "cmdline")}}
 	// The interpreter and every file-backed executable mapping of the
 	// new image; later mappings come from the mmap notifications.
 	p.images = map[string]bool{pe.path: true}
-	for _, m := range execMappings(p.dir+"maps", p.root) {
+	for _, m := range sup.execMappings(p.dir+"maps", p.root) {
 		if !p.images[m] {
 			p.images[m] = true
 			recs = append(recs, &event.FS{PID: p.tgid, Syscall: pe.sys, Op: event.OpExec, Path: m, Existed: true})
@@ -141,12 +140,46 @@ func (sup *supervisor) procLinkProc(p *proc, name string) (string, bool) {
 	return s, true
 }
 
-func readFingerprint(p *proc) (fingerprint, bool) {
+// readProc reads a whole /proc file into the supervisor's scratch buffer
+// (valid until the next call): /proc files report no size, and
+// os.ReadFile's growing buffer and extra fstat cost a process's exec
+// (the cmdline of an xargs child is up to 2 MiB) more than its reading.
+func (sup *supervisor) readProc(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if cap(sup.procBuf) < 4096 {
+		sup.procBuf = make([]byte, 0, 16384)
+	}
+	b := sup.procBuf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			sup.procBuf = b
+			return nil, err
+		}
+		if n == 0 {
+			sup.procBuf = b
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
+func (sup *supervisor) readFingerprint(p *proc) (fingerprint, bool) {
 	var st unix.Stat_t
 	if err := unix.Stat(p.dir+"exe", &st); err != nil {
 		return fingerprint{}, false
 	}
-	b, err := os.ReadFile(p.dir + "stat")
+	b, err := sup.readProc(p.dir + "stat")
 	if err != nil {
 		return fingerprint{}, false
 	}
@@ -154,18 +187,26 @@ func readFingerprint(p *proc) (fingerprint, bool) {
 	if i < 0 || j < i {
 		return fingerprint{}, false
 	}
-	f := strings.Fields(string(b[j+1:]))
 	// Fields after the command: state is field 3; startcode is 26 and
-	// startstack 28 (proc(5)).
-	if len(f) < 26 || f[0] == "Z" || f[0] == "X" {
+	// startstack 28 (proc(5)), so the 1st, 24th and 26th after it.
+	var f [26][]byte
+	n := 0
+	for _, w := range bytes.Fields(b[j+1:]) {
+		if n == len(f) {
+			break
+		}
+		f[n] = w
+		n++
+	}
+	if n < 26 || f[0][0] == 'Z' || f[0][0] == 'X' {
 		return fingerprint{}, false
 	}
-	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: f[23], startStack: f[25], comm: string(b[i+1 : j])}, true
+	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: string(f[23]), startStack: string(f[25]), comm: string(b[i+1 : j])}, true
 }
 
 // readComm is the command name in /proc/PID/stat (readable for zombies).
-func readComm(path string) (string, bool) {
-	b, err := os.ReadFile(path)
+func (sup *supervisor) readComm(path string) (string, bool) {
+	b, err := sup.readProc(path)
 	if err != nil {
 		return "", false
 	}
@@ -176,46 +217,45 @@ func readComm(path string) (string, bool) {
 	return string(b[i+1 : j]), true
 }
 
-func readCmdline(path string) []string {
-	b, err := os.ReadFile(path)
+// readCmdline is the argument vector in /proc/PID/cmdline; the arguments
+// share one string.
+func (sup *supervisor) readCmdline(path string) []string {
+	b, err := sup.readProc(path)
 	if err != nil || len(b) == 0 {
 		return []string{}
 	}
-	b = bytes.TrimSuffix(b, []byte{0})
-	parts := bytes.Split(b, []byte{0})
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = string(p)
-	}
-	return out
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
-func execMappings(path, root string) []string {
-	f, err := os.Open(path)
+// execMappings lists the files mapped executable in /proc/PID/maps, in
+// the tracee's root.
+func (sup *supervisor) execMappings(path, root string) []string {
+	b, err := sup.readProc(path)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
 		// address perms offset dev inode path
-		fields := strings.SplitN(line, " ", 6)
-		if len(fields) < 6 || len(fields[1]) < 3 || fields[1][2] != 'x' {
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 || len(line) < sp+4 || line[sp+3] != 'x' {
 			continue
 		}
-		p := strings.TrimLeft(fields[5], " ")
-		if p == "" || p[0] != '/' {
+		k := bytes.IndexByte(line, '/')
+		if k < 0 {
 			continue
 		}
-		p = strings.TrimSuffix(p, " (deleted)")
+		p := strings.TrimSuffix(string(line[k:]), " (deleted)")
 		if root != "" && strings.HasPrefix(p, root+"/") {
 			p = p[len(root):]
 		}
-		if !seen[p] {
-			seen[p] = true
+		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}

@@ -3,6 +3,7 @@
 package seccomp
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -271,6 +272,30 @@ func TestReaperThreadNotRecorded(t *testing.T) {
 	}
 	if fs, ok := sink.recs[0].(*event.FS); !ok || fs.Op != event.OpExec || !strings.HasSuffix(fs.Path, "/true") {
 		t.Errorf("first record %+v, want the exec of true", sink.recs[0])
+	}
+}
+
+// TestLongArgv: the exec record's argv comes whole from /proc/PID/cmdline
+// however long it is (xargs hands cat up to 2 MiB), through a buffer
+// that grows from 16 KiB.
+func TestLongArgv(t *testing.T) {
+	argv := []string{"true"}
+	for i := 0; i < 6000; i++ {
+		argv = append(argv, fmt.Sprintf("/some/tree/d%03d/file-%05d", i%200, i))
+	}
+	sink := &memSink{}
+	s, ws := traceRun(t, sink, "/bin/true", argv)
+	if ws.ExitStatus() != 0 {
+		t.Fatalf("workload: %v", ws)
+	}
+	var got []string
+	for _, r := range sink.recs {
+		if e, ok := r.(*event.Exec); ok && e.PID == s.Pid() {
+			got = e.Argv
+		}
+	}
+	if !reflect.DeepEqual(got, argv) {
+		t.Errorf("argv of %d strings recorded as %d (first %q)", len(argv), len(got), got[:min(len(got), 3)])
 	}
 }
 

@@ -4,7 +4,6 @@ package seccomp
 
 import (
 	"bytes"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -111,6 +110,7 @@ type supervisor struct {
 	sockBuf    [128]byte
 	linkBuf    [4096]byte
 	bigBuf     []byte
+	procBuf    []byte // readProc's
 }
 
 type nopAcct struct{}
@@ -370,7 +370,7 @@ func (sup *supervisor) thread(tid int) *thread {
 	if fd, err := unix.PidfdOpen(tid, 0); err == nil {
 		tgid, pidfd = tid, fd
 	} else {
-		tgid = readTgid(dir + "status")
+		tgid = sup.readTgid(dir + "status")
 		if tgid <= 0 {
 			return nil
 		}
@@ -398,8 +398,8 @@ func (sup *supervisor) thread(tid int) *thread {
 	return t
 }
 
-func readTgid(path string) int {
-	b, err := os.ReadFile(path)
+func (sup *supervisor) readTgid(path string) int {
+	b, err := sup.readProc(path)
 	if err != nil {
 		return -1
 	}
