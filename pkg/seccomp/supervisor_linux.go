@@ -94,8 +94,9 @@ type supervisor struct {
 	groups        map[uint32]bool
 	credsDiverged bool
 
-	nrName map[int]string
-	counts [1024]int64
+	nrName    map[int]string
+	flagNames map[uint64][]string // openFlags's
+	counts    [1024]int64
 
 	n          notif
 	first      *notif // handled before the loop waits (Session.first)
@@ -129,7 +130,8 @@ func newSupervisor(s *Session, names []string) *supervisor {
 		s: s, fd: s.listener, sink: s.opts.Sink, acct: s.opts.Acct,
 		res: newResolver(), tids: map[int]*thread{}, procs: map[int]*proc{},
 		pending: map[int]*proc{}, inflight: map[int]inflightCall{}, nrName: map[int]string{},
-		epfd: -1, cwdEpoch: 1,
+		flagNames: map[uint64][]string{},
+		epfd:      -1, cwdEpoch: 1,
 	}
 	if sup.acct == nil {
 		sup.acct = nopAcct{}
@@ -843,7 +845,22 @@ func (sup *supervisor) openEvent(t *thread, sys, raw string, r resolved, flags u
 			return
 		}
 	}
-	sup.fsEvent(t, sys, op, raw, r, OpenFlags(flags))
+	sup.fsEvent(t, sys, op, raw, r, sup.openFlags(flags))
+}
+
+// openFlags is OpenFlags, one shared slice per flags value (a workload
+// uses a handful): records must not modify their Flags. Its capacity is
+// its length, so an append copies.
+func (sup *supervisor) openFlags(f uint64) []string {
+	if s, ok := sup.flagNames[f]; ok {
+		return s
+	}
+	s := OpenFlags(f)
+	s = s[:len(s):len(s)]
+	if len(sup.flagNames) < 256 {
+		sup.flagNames[f] = s
+	}
+	return s
 }
 
 // refused says whether the file permissions of the existing file r refuse
