@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 )
 
@@ -566,7 +567,7 @@ func (t *Tracker) readDataLocked(p *proc) int64 {
 		n, _ := p.statm.ReadAt(t.buf[:cap(t.buf)], 0)
 		b = t.buf[:max(n, 0)]
 	} else {
-		b, _ = readFile(procPath(t.buf, p.tgid, "/statm"), t.buf)
+		b, _ = procfs.ReadFile(procPath(t.buf, p.tgid, "/statm"), t.buf)
 		t.buf = b[:0]
 	}
 	_, data, ok := parseStatm(b)
@@ -652,7 +653,7 @@ func (t *Tracker) childrenLocked(p *proc) ([]int, int) {
 	scanDir(nil, procPath(t.buf, pid, "/task"), t.dbuf, func(tid int) { tids = append(tids, tid) })
 	t.tids = tids
 	for _, tid := range tids {
-		b, err := readFile(procPath(t.buf, pid, "/task/"+strconv.Itoa(tid)+"/children"), t.buf)
+		b, err := procfs.ReadFile(procPath(t.buf, pid, "/task/"+strconv.Itoa(tid)+"/children"), t.buf)
 		if err == nil {
 			t.ints = appendInts(t.ints, b)
 		}

@@ -157,32 +157,6 @@ func readBreak(pid int) (start, cur uint64) {
 	return start, cur
 }
 
-// readFile reads a small /proc file into buf (grown as needed, returned).
-func readFile(path string, buf []byte) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return buf[:0], err
-	}
-	defer unix.Close(fd)
-	buf = buf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
-}
-
 // appendInts parses space-separated decimal numbers (a children file).
 func appendInts(dst []int, b []byte) []int {
 	n, in := 0, false

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -195,7 +196,7 @@ func (s *sampleScratch) read(f *os.File, pid int, rest string) ([]byte, error) {
 		}
 		return nil, err
 	}
-	b, err := readFile(s.procPath(pid, rest), s.buf)
+	b, err := procfs.ReadFile(s.procPath(pid, rest), s.buf)
 	s.buf = b[:0]
 	return b, err
 }

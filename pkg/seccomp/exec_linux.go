@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"golang.org/x/sys/unix"
 )
@@ -141,37 +142,19 @@ func (sup *supervisor) procLinkProc(p *proc, name string) (string, bool) {
 }
 
 // readProc reads a whole /proc file into the supervisor's scratch buffer
-// (valid until the next call): /proc files report no size, and
-// os.ReadFile's growing buffer and extra fstat cost a process's exec
-// (the cmdline of an xargs child is up to 2 MiB) more than its reading.
+// (valid until the next call): the cmdline of an xargs child is up to
+// 2 MiB, and os.ReadFile's growing buffer and extra fstat cost an exec more
+// than its reading.
 func (sup *supervisor) readProc(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if cap(sup.procBuf) < 16384 {
+		sup.procBuf = make([]byte, 0, 16384)
+	}
+	b, err := procfs.ReadFile(path, sup.procBuf)
+	sup.procBuf = b[:0]
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
-	if cap(sup.procBuf) < 4096 {
-		sup.procBuf = make([]byte, 0, 16384)
-	}
-	b := sup.procBuf[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			sup.procBuf = b
-			return nil, err
-		}
-		if n == 0 {
-			sup.procBuf = b
-			return b, nil
-		}
-		b = b[:len(b)+n]
-	}
+	return b, nil
 }
 
 func (sup *supervisor) readFingerprint(p *proc) (fingerprint, bool) {
@@ -235,13 +218,8 @@ func (sup *supervisor) execMappings(path, root string) []string {
 		return nil
 	}
 	var out []string
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+	for line := range bytes.Lines(b) {
+		line = bytes.TrimSuffix(line, []byte{'\n'})
 		// address perms offset dev inode path
 		sp := bytes.IndexByte(line, ' ')
 		if sp < 0 || len(line) < sp+4 || line[sp+3] != 'x' {
