@@ -186,6 +186,15 @@ func BenchmarkRoundTrip(b *testing.B) {
 	traceOpens(b, b.N)
 }
 
+// BenchmarkStartStop is the fixed cost of a trace: start the reaper, hand
+// the listener over, run /bin/true (a handful of notified calls) and
+// stop, the tracer's own process start excluded.
+func BenchmarkStartStop(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		traceRun(b, &memSink{}, "/bin/true", []string{"true"})
+	}
+}
+
 // benchResolveWarm resolves p over and over once /usr/lib is known.
 func benchResolveWarm(b *testing.B, p string) {
 	r := newResolver()
