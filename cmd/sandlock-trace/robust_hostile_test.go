@@ -219,7 +219,7 @@ func TestAwkwardNames(t *testing.T) {
 // own profile with calls that never open anything. Each refused case has
 // an allowed twin that proves the same path is recorded when it is opened.
 func TestOpenat2Resolve(t *testing.T) {
-	const resolveNoMagiclinks, resolveNoSymlinks, resolveBeneath, resolveInRoot = 0x02, 0x04, 0x08, 0x10
+	const resolveNoXdev, resolveNoMagiclinks, resolveNoSymlinks, resolveBeneath, resolveInRoot = 0x01, 0x02, 0x04, 0x08, 0x10
 	d := tempDir(t)
 	touch(t, d+"/f")
 	os.Mkdir(d+"/sub", 0o755)
@@ -260,6 +260,15 @@ func TestOpenat2Resolve(t *testing.T) {
 		{"BENEATH dotdot symlink", []string{"openat2", d, "out", hex(oRDONLY), hex(resolveBeneath)}, "", exdev},
 		{"BENEATH inside", []string{"openat2", d, "sub/../ln", hex(oRDONLY), hex(resolveBeneath)}, d + "/f", ""},
 		{"escape unscoped", []string{"openat2", d, "out", hex(oRDONLY)}, "/etc/hostname", ""},
+		// /proc is a mount of its own.
+		{"NO_XDEV mount point", []string{"openat2", "/", "proc/version", hex(oRDONLY), hex(resolveNoXdev)}, "", exdev},
+		{"NO_XDEV dotdot out of a mount", []string{"openat2", "/proc", "../etc/hostname", hex(oRDONLY), hex(resolveNoXdev)}, "", exdev},
+		// An absolute path starts at the root: the dirfd's mount plays no part.
+		{"NO_XDEV absolute from a mount", []string{"openat2", "/proc", "/etc/hostname", hex(oRDONLY), hex(resolveNoXdev)}, "/etc/hostname", ""},
+		{"NO_XDEV symlink to the root from a mount", []string{"openat2", "/proc", "self/root/etc/hostname", hex(oRDONLY), hex(resolveNoXdev)}, "", exdev},
+		{"NO_XDEV same mount", []string{"openat2", "/proc", "version", hex(oRDONLY), hex(resolveNoXdev)}, "/proc/version", ""},
+		{"NO_XDEV inside", []string{"openat2", d, "sub/../ln", hex(oRDONLY), hex(resolveNoXdev)}, d + "/f", ""},
+		{"mount point crossed without NO_XDEV", []string{"openat2", "/", "proc/version", hex(oRDONLY), hex(resolveNoSymlinks)}, "/proc/version", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			res := runTrace(t, append([]string{"--", "testop"}, tt.args...)...)
@@ -273,7 +282,7 @@ func TestOpenat2Resolve(t *testing.T) {
 			// The Go runtime's own openat calls and the dirfd's open are
 			// not the case's business.
 			got := fsEvents(res, func(f *event.FS) bool {
-				return f.Syscall == tt.args[0] && (strings.HasPrefix(f.Path, d+"/") || f.Path == "/etc/hostname")
+				return f.Syscall == tt.args[0] && (strings.HasPrefix(f.Path, d+"/") || f.Path == "/etc/hostname" || f.Path == "/proc/version")
 			})
 			if tt.want == "" && len(got) != 0 {
 				t.Errorf("a refused open recorded %s", fmtFS(got))

@@ -68,12 +68,12 @@
 //     O_PATH through; openat2 is checked here.
 //   - openat2's RESOLVE_* bits are applied as the kernel does
 //     (resolver.resolveHow): RESOLVE_IN_ROOT resolves in the dirfd as
-//     root, and an open that RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS or
-//     RESOLVE_NO_MAGICLINKS refuses (EXDEV, ELOOP) records nothing, as does
-//     any open whose final component is a symlink it does not follow
-//     (O_NOFOLLOW, O_CREAT|O_EXCL): a call the kernel refuses by its own
-//     path rules must not widen the profile. RESOLVE_NO_XDEV is not
-//     checked (such a call may still be recorded).
+//     root, and an open that RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS,
+//     RESOLVE_NO_MAGICLINKS or RESOLVE_NO_XDEV (mount ids from statx;
+//     unchecked before Linux 5.8) refuses (EXDEV, ELOOP) records nothing,
+//     as does any open whose final component is a symlink it does not
+//     follow (O_NOFOLLOW, O_CREAT|O_EXCL): a call the kernel refuses by
+//     its own path rules must not widen the profile.
 //   - sendto with a NULL address (send on a connected socket) is not
 //     notified: the connect was recorded already. sendmsg/sendmmsg are
 //     notified and every message that names a destination is recorded.

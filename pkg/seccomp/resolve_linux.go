@@ -362,6 +362,16 @@ func lexical(base, rest string) string {
 	}
 }
 
+// mountID is the mount id of path (not following a final symlink); ok is
+// false when the kernel does not report one.
+func (r *resolver) mountID(path string) (uint64, bool) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_MNT_ID, &stx); err != nil || stx.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, false
+	}
+	return stx.Mnt_id, true
+}
+
 // openat2's RESOLVE_* bits (linux/openat2.h).
 const (
 	resolveNoXdev       = 0x01
@@ -379,10 +389,14 @@ const (
 // path for it would let a workload widen its own profile.
 //
 // RESOLVE_IN_ROOT makes base the root: absolute paths, absolute symlink
-// targets and ".." stay inside it. RESOLVE_NO_XDEV is not checked (a
-// refused mount crossing is rare and would only over-record a path the
-// workload named); RESOLVE_CACHED changes only the errno, not the path.
-// The lookup is uncached: openat2 with RESOLVE_* bits is rare.
+// targets and ".." stay inside it. RESOLVE_NO_XDEV refuses (EXDEV) a
+// lookup that enters any directory on another mount than the one it
+// starts on (base's, or the root's for an absolute path), by a mount
+// point, "..", a symlink's jump to the root or a magic link: every directory
+// reached and the final component are compared by statx's mount id (on a
+// kernel without STATX_MNT_ID, before 5.8, it is not checked).
+// RESOLVE_CACHED changes only the errno, not the path. The lookup is
+// uncached: openat2 with RESOLVE_* bits is rare.
 func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgid, tid int) (resolved, bool) {
 	scoped := how&(resolveBeneath|resolveInRoot) != 0
 	inRoot := how&resolveInRoot != 0
@@ -395,16 +409,29 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 		if scoped && !inRoot {
 			return resolved{}, false // EXDEV: absolute path under RESOLVE_BENEATH
 		}
-		cur = scope
+		cur = scope // where the lookup starts: the dirfd plays no part
+	}
+	// sameMount says whether path is on the mount the lookup started on
+	// (always true without RESOLVE_NO_XDEV).
+	startMnt, checkMnt := uint64(0), false
+	if how&resolveNoXdev != 0 {
+		startMnt, checkMnt = r.mountID(root + cur)
+	}
+	sameMount := func(path string) bool {
+		if !checkMnt {
+			return true
+		}
+		m, ok := r.mountID(root + path)
+		return ok && m == startMnt
 	}
 	// up moves cur to its parent, clamped at (IN_ROOT) or refused above
-	// (BENEATH) the scope.
+	// (BENEATH) the scope, or refused across a mount (NO_XDEV).
 	up := func() bool {
 		if scoped && cur == scope {
 			return inRoot
 		}
 		cur = parent(cur)
-		return true
+		return sameMount(cur)
 	}
 	isDir, links := true, 0
 	for {
@@ -456,6 +483,9 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 			}
 		}
 		mode := r.st.Mode & unix.S_IFMT
+		if !sameMount(next) {
+			return resolved{}, false // EXDEV: a mount point (NO_XDEV)
+		}
 		if mode == unix.S_IFLNK && (!last || follow) {
 			magic := isMagic(next)
 			if how&resolveNoSymlinks != 0 || magic && (scoped || how&resolveNoMagiclinks != 0) {
@@ -488,6 +518,9 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 				}
 			}
 			cur, rest = scope, target+"/"+rest
+			if !sameMount(cur) {
+				return resolved{}, false // EXDEV: the jump to the root crosses a mount
+			}
 			continue
 		}
 		if mode == unix.S_IFLNK {

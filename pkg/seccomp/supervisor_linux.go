@@ -486,7 +486,7 @@ func (sup *supervisor) handle(n *notif) {
 			sup.warnRead(t, "openat2", err)
 			break
 		}
-		if rf := u64(how[16:]); rf&(resolveNoMagiclinks|resolveNoSymlinks|resolveBeneath|resolveInRoot) != 0 {
+		if rf := u64(how[16:]); rf&(resolveNoXdev|resolveNoMagiclinks|resolveNoSymlinks|resolveBeneath|resolveInRoot) != 0 {
 			sup.openHow(t, int32(a[0]), a[1], u64(how[:]), rf)
 			break
 		}
