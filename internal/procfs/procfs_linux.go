@@ -7,7 +7,12 @@
 // separates a sampler pass, or an exec's bookkeeping, from its budget.
 package procfs
 
-import "golang.org/x/sys/unix"
+import (
+	"bytes"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
 
 // ReadFile reads the whole file at path into buf (from its start, grown
 // as needed) and returns it; on error, what was read so far.
@@ -34,4 +39,40 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 		}
 		buf = buf[:len(buf)+n]
 	}
+}
+
+// StatFields splits a /proc/PID/stat line after the command name, which
+// may itself contain spaces and parentheses: the name ends at the LAST
+// ')'. The returned slice starts at field 3 (state), so field N is at
+// index N-3.
+func StatFields(b []byte) [][]byte {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return bytes.Fields(b[i+1:])
+}
+
+// StatField returns numeric field n (1-based, as proc(5) numbers them) of
+// a /proc/PID/stat line split by StatFields, or -1.
+func StatField(fields [][]byte, n int) int64 {
+	i := n - 3
+	if i < 0 || i >= len(fields) {
+		return -1
+	}
+	v, err := strconv.ParseInt(string(fields[i]), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// StatComm returns field 2 of a /proc/PID/stat line, the command name,
+// without its parentheses.
+func StatComm(b []byte) ([]byte, bool) {
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i {
+		return nil, false
+	}
+	return b[i+1 : j], true
 }

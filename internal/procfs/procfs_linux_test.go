@@ -39,3 +39,30 @@ func TestReadFile(t *testing.T) {
 		t.Error("a missing file read without error")
 	}
 }
+
+// TestStat: a command name may hold spaces and parentheses; fields are
+// found after its last ')', numbered as proc(5) numbers them.
+func TestStat(t *testing.T) {
+	line := []byte("4242 (a) b (c) S 17 4242 4242 0 -1 4194560\n")
+	comm, ok := StatComm(line)
+	if !ok || string(comm) != "a) b (c" {
+		t.Errorf("comm %q %v", comm, ok)
+	}
+	f := StatFields(line)
+	if string(f[0]) != "S" || StatField(f, 4) != 17 || StatField(f, 9) != 4194560 {
+		t.Errorf("fields %q", f)
+	}
+	if StatField(f, 2) != -1 || StatField(f, 10) != -1 || StatField(f, 7) != 0 {
+		t.Errorf("out of range or odd fields: %d %d %d", StatField(f, 2), StatField(f, 10), StatField(f, 7))
+	}
+	if _, ok := StatComm([]byte("no name")); ok || StatFields([]byte("no name")) != nil {
+		t.Error("a line without a name parsed")
+	}
+	b, err := ReadFile("/proc/self/stat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ppid := StatField(StatFields(b), 4); ppid != int64(os.Getppid()) {
+		t.Errorf("ppid %d, want %d", ppid, os.Getppid())
+	}
+}

@@ -273,11 +273,11 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 func (t *Tracker) startBrkLocked(p *proc) uint64 {
 	var f [][]byte
 	if n, _ := readAt(p.stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
-		f = statFields(t.buf[:n])
+		f = procfs.StatFields(t.buf[:n])
 	} else {
 		f = readStat(p.tgid)
 	}
-	if v := statField(f, 47); v > 0 {
+	if v := procfs.StatField(f, 47); v > 0 {
 		return uint64(v)
 	}
 	return 0
@@ -441,7 +441,7 @@ func (t *Tracker) getLocked(tgid int) *proc {
 	}
 	parent := 0
 	if f := readStat(tgid); f != nil {
-		parent = int(statField(f, 4))
+		parent = int(procfs.StatField(f, 4))
 	}
 	p := t.addLocked(tgid, parent)
 	t.notePeaksLocked()

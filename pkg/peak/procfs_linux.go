@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,17 +42,6 @@ func parseStatm(b []byte) (resident, data int64, ok bool) {
 		return 0, 0, false
 	}
 	return r, d, true
-}
-
-// statFields splits /proc/PID/stat after the command name, which may itself
-// contain spaces and parentheses: the name ends at the LAST ')'. The returned
-// slice starts at field 3 (state), so field N is at index N-3.
-func statFields(b []byte) [][]byte {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil
-	}
-	return bytes.Fields(b[i+1:])
 }
 
 // statStateThreads returns the state (field 3) and num_threads (field 20)
@@ -85,20 +75,6 @@ func statStateThreads(b []byte) (state byte, threads int) {
 	return state, threads
 }
 
-// statField returns numeric field n (1-based, as proc(5) numbers them) of
-// /proc/PID/stat, or -1.
-func statField(fields [][]byte, n int) int64 {
-	i := n - 3
-	if i < 0 || i >= len(fields) {
-		return -1
-	}
-	v, err := strconv.ParseInt(string(fields[i]), 10, 64)
-	if err != nil {
-		return -1
-	}
-	return v
-}
-
 // readStat reads /proc/PID/stat. Fields 45 and later (start_brk among them)
 // read as 0 without ptrace read access to the process (proc(5)).
 func readStat(pid int) [][]byte {
@@ -106,7 +82,7 @@ func readStat(pid int) [][]byte {
 	if err != nil {
 		return nil
 	}
-	return statFields(b)
+	return procfs.StatFields(b)
 }
 
 // processGone reports whether /proc says pid has exited (no entry, or a
@@ -128,7 +104,7 @@ func processGone(pid int) bool {
 // and there is no [heap] line while the break is still at start_brk. Both
 // are 0 when they cannot be read.
 func readBreak(pid int) (start, cur uint64) {
-	if v := statField(readStat(pid), 47); v > 0 {
+	if v := procfs.StatField(readStat(pid), 47); v > 0 {
 		start = uint64(v)
 	}
 	cur = start

@@ -166,25 +166,13 @@ func (sup *supervisor) readFingerprint(p *proc) (fingerprint, bool) {
 	if err != nil {
 		return fingerprint{}, false
 	}
-	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if i < 0 || j < i {
+	comm, ok := procfs.StatComm(b)
+	f := procfs.StatFields(b)
+	// State is field 3, startcode 26 and startstack 28 (proc(5)).
+	if !ok || len(f) < 26 || f[0][0] == 'Z' || f[0][0] == 'X' {
 		return fingerprint{}, false
 	}
-	// Fields after the command: state is field 3; startcode is 26 and
-	// startstack 28 (proc(5)), so the 1st, 24th and 26th after it.
-	var f [26][]byte
-	n := 0
-	for _, w := range bytes.Fields(b[j+1:]) {
-		if n == len(f) {
-			break
-		}
-		f[n] = w
-		n++
-	}
-	if n < 26 || f[0][0] == 'Z' || f[0][0] == 'X' {
-		return fingerprint{}, false
-	}
-	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: string(f[23]), startStack: string(f[25]), comm: string(b[i+1 : j])}, true
+	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: string(f[26-3]), startStack: string(f[28-3]), comm: string(comm)}, true
 }
 
 // readComm is the command name in /proc/PID/stat (readable for zombies).
@@ -193,11 +181,8 @@ func (sup *supervisor) readComm(path string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if i < 0 || j < i {
-		return "", false
-	}
-	return string(b[i+1 : j]), true
+	comm, ok := procfs.StatComm(b)
+	return string(comm), ok
 }
 
 // readCmdline is the argument vector in /proc/PID/cmdline; the arguments

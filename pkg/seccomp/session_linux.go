@@ -3,7 +3,6 @@
 package seccomp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -265,25 +265,13 @@ func (s *Session) awaitWorkload(ctx context.Context) error {
 	}
 }
 
-// readPPid is the parent of process pid (/proc/PID/stat), or -1.
+// readPPid is the parent of process pid (/proc/PID/stat field 4), or -1.
 func readPPid(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := procfs.ReadFile("/proc/"+strconv.Itoa(pid)+"/stat", nil)
 	if err != nil {
 		return -1
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return -1
-	}
-	n, err := strconv.Atoi(f[1])
-	if err != nil {
-		return -1
-	}
-	return n
+	return int(procfs.StatField(procfs.StatFields(b), 4))
 }
 
 // Pid is the workload's main process.
@@ -389,20 +377,9 @@ func KillTree(root int, sig syscall.Signal) int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
+		if pp := readPPid(pid); pp >= 0 {
+			parent[pid] = pp
 		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		pp, _ := strconv.Atoi(f[1])
-		parent[pid] = pp
 	}
 	n := 0
 	for pid := range parent {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandlock-learn/sandlock-learn/internal/procfs"
 	"github.com/sandlock-learn/sandlock-learn/pkg/event"
 	"golang.org/x/sys/unix"
 )
@@ -993,17 +994,11 @@ func (sup *supervisor) settleQuiet() {
 // blockedIn reads the syscall a thread is blocked in: its number, -1 when
 // it is running or blocked outside a syscall, ok false when it is gone.
 func blockedIn(tid int) (int, bool) {
-	var buf [32]byte
-	fd, err := unix.Open("/proc/"+strconv.Itoa(tid)+"/syscall", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	var buf [128]byte
+	f, err := procfs.ReadFile("/proc/"+strconv.Itoa(tid)+"/syscall", buf[:0])
+	if err != nil || len(f) == 0 {
 		return -1, false
 	}
-	n, _ := unix.Read(fd, buf[:])
-	unix.Close(fd)
-	if n <= 0 {
-		return -1, false
-	}
-	f := buf[:n]
 	if i := bytes.IndexByte(f, ' '); i >= 0 {
 		f = f[:i]
 	}
