@@ -152,9 +152,9 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 			r.cache[dir] = canonDir
 		}
 	}
-	full := p
-	if !(len(p) == len(canonDir)+1+len(base) && strings.HasPrefix(p, canonDir) && p[len(canonDir)] == '/' && p[len(canonDir)+1:] == base) {
-		full = join(canonDir, base) // p was not canonical (else no copy)
+	full := p // already canonical: no copy
+	if p != trimmed || dir != canonDir {
+		full = join(canonDir, base)
 	}
 	var err error
 	if cacheable && !strings.HasPrefix(canonDir, "/proc") {
