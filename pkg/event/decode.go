@@ -39,7 +39,7 @@ type Reader struct {
 	br   *bufio.Reader
 	line int
 	buf  []byte
-	fast fastState
+	dec  LineDecoder
 }
 
 // NewReader returns a Reader; name is used in error messages.
@@ -60,25 +60,19 @@ func (r *Reader) Next() (Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, msg := decodeLine(line, &r.fast)
-	if msg != "" {
-		return nil, r.errorf("%s", msg)
-	}
-	return rec, nil
+	return r.dec.Decode(line, r.name, r.line)
 }
 
-func (r *Reader) errorf(format string, args ...any) error {
-	return &LineError{Name: r.name, Line: r.line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// The messages for a line that is not a record at all, shared by Reader
-// and LineDecoder.
+// The messages for a line that is not a record at all.
 var (
 	msgLong  = fmt.Sprintf("line longer than %d bytes", MaxLine)
 	msgNoEOL = "last line has no newline (truncated stream?)"
 	msgBlank = "blank line"
 )
 
+// readLine reads the next line with its newline, for LineDecoder to judge:
+// a last line without one comes as it is, an over-long one is cut after
+// MaxLine+2 bytes (the rest comes as the next line).
 func (r *Reader) readLine() ([]byte, error) {
 	r.buf = r.buf[:0]
 	for {
@@ -86,7 +80,7 @@ func (r *Reader) readLine() ([]byte, error) {
 		r.buf = append(r.buf, chunk...)
 		if len(r.buf) > MaxLine+1 {
 			r.line++
-			return nil, r.errorf("%s", msgLong)
+			return r.buf, nil
 		}
 		if err == bufio.ErrBufferFull {
 			continue
@@ -96,24 +90,20 @@ func (r *Reader) readLine() ([]byte, error) {
 				return nil, io.EOF
 			}
 			r.line++
-			return nil, r.errorf("%s", msgNoEOL)
+			return r.buf, nil
 		}
 		if err != nil {
 			return nil, &LineError{Name: r.name, Line: r.line, Msg: err.Error()}
 		}
 		r.line++
-		line := r.buf[:len(r.buf)-1]
-		if len(line) == 0 {
-			return nil, r.errorf("%s", msgBlank)
-		}
-		return line, nil
+		return r.buf, nil
 	}
 }
 
 // LineDecoder decodes records one line at a time, for a caller that splits
 // the stream itself (sandlock-collapse decodes blocks of lines in
-// parallel, one LineDecoder per goroutine). It checks and words errors
-// exactly as Reader does; it is Reader without the reading.
+// parallel, one LineDecoder per goroutine); Reader decodes through one
+// too, so both check and word errors alike.
 type LineDecoder struct {
 	fast fastState
 }
