@@ -203,8 +203,6 @@ func buildFilter(names []string) ([]unix.SockFilter, error) {
 	return out, nil
 }
 
-// allowWhen is the block "let the call through when the 32-bit argument
-// word at off satisfies cond against val, notify it otherwise".
 // allowBelow lets the call through when 64-bit argument i is below v, and
 // notifies it otherwise. Classic BPF sees 32-bit halves: arg < v <=>
 // hi32 == 0 && lo32 < v.
@@ -219,6 +217,8 @@ func allowBelow(i int, v uint32) []bpf.Instruction {
 	}
 }
 
+// allowWhen is the block "let the call through when the 32-bit argument
+// word at off satisfies cond against val, notify it otherwise".
 func allowWhen(off uint32, cond bpf.JumpTest, val uint32) []bpf.Instruction {
 	return []bpf.Instruction{
 		bpf.LoadAbsolute{Off: off, Size: 4},
