@@ -217,7 +217,7 @@ func TestDecideOtherErrno(t *testing.T) {
 var unprivilegedTests = []string{
 	"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords",
 	"TestWakeSync", "TestBrkQueryNotNotified", "TestQuietRenamer",
-	"TestRefusedByPermissions", "TestRefusedNotJudgedAfterSetgroups",
+	"TestRefusedByPermissions", "TestRefusedNotJudgedAfterSetgroups", "TestRefusedJudgedAfterSameIDs",
 }
 
 func TestUnprivileged(t *testing.T) {

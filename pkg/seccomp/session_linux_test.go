@@ -31,10 +31,13 @@ const envDumpEnv = "SECCOMP_TEST_DUMP_ENV"
 
 // envTry makes the test binary a workload that tries to open (or, with an
 // x: prefix, execute) each of a comma-separated list of paths; with
-// envTrySetgroups it first calls setgroups.
+// envTrySetgroups it first calls setgroups, with envTrySetres=UID,GID
+// setresgid(-1, GID, -1) and setresuid(-1, UID, -1) (what GNU make's
+// posix_spawn does in each child).
 const (
 	envTry          = "SECCOMP_TEST_TRY"
 	envTrySetgroups = "SECCOMP_TEST_TRY_SETGROUPS"
+	envTrySetres    = "SECCOMP_TEST_TRY_SETRES"
 )
 
 // envBrk makes the test binary a workload that queries its break N times
@@ -60,6 +63,13 @@ func TestMain(m *testing.M) {
 		// first setgroups when asked (it may fail too).
 		if os.Getenv(envTrySetgroups) != "" {
 			unix.Setgroups([]int{os.Getegid()})
+		}
+		if ids := strings.Split(os.Getenv(envTrySetres), ","); len(ids) == 2 {
+			uid, _ := strconv.Atoi(ids[0])
+			gid, _ := strconv.Atoi(ids[1])
+			// This thread only, as glibc's spawn child (one thread) does.
+			unix.RawSyscall(unix.SYS_SETRESGID, ^uintptr(0), uintptr(gid), ^uintptr(0))
+			unix.RawSyscall(unix.SYS_SETRESUID, ^uintptr(0), uintptr(uid), ^uintptr(0))
 		}
 		for _, p := range strings.Split(list, ",") {
 			if x, ok := strings.CutPrefix(p, "x:"); ok {
@@ -399,6 +409,33 @@ func TestRefusedNotJudgedAfterSetgroups(t *testing.T) {
 	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public", envTrySetgroups+"=1")
 	if got, want := tried(sink, d), []string{"read secret", "read public"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+// TestRefusedJudgedAfterSameIDs: a set*id call naming only the ids the
+// workload already has (GNU make's spawn children make one each) changes
+// nothing, so permissions are still judged; one naming another id counts
+// as a change even when it fails (unprivileged: EPERM).
+func TestRefusedJudgedAfterSameIDs(t *testing.T) {
+	d := tryFiles(t)
+	same := strconv.Itoa(os.Getuid()) + "," + strconv.Itoa(os.Getgid())
+	want := []string{"read public"}
+	if os.Geteuid() == 0 {
+		want = []string{"read secret", "read public"}
+	}
+	sink := &memSink{}
+	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public", envTrySetres+"="+same)
+	if got := tried(sink, d); !reflect.DeepEqual(got, want) {
+		t.Errorf("after setresuid to the same ids: records %q, want %q", got, want)
+	}
+	other := 12345
+	if os.Getuid() == other {
+		other++
+	}
+	sink = &memSink{}
+	traceRun(t, sink, "", []string{"try"}, envTry+"="+d+"/secret,"+d+"/public", envTrySetres+"="+strconv.Itoa(other)+","+strconv.Itoa(os.Getgid()))
+	if got, want := tried(sink, d), []string{"read secret", "read public"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after setresuid to uid %d: records %q, want %q", other, got, want)
 	}
 }
 

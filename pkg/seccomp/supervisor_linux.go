@@ -94,6 +94,11 @@ type supervisor struct {
 	euid, egid    uint32
 	groups        map[uint32]bool
 	credsDiverged bool
+	// uid and gid are our real, effective and saved ids when each triple
+	// is one value (uidOne, gidOne): then a set*id call that names only
+	// that value (or -1, "unchanged") changes nothing, see credsKept.
+	uid, gid       uint32
+	uidOne, gidOne bool
 
 	nrName    map[int]string
 	flagNames map[uint64][]string // openFlags's
@@ -138,6 +143,12 @@ func newSupervisor(s *Session, names []string) *supervisor {
 		sup.acct = nopAcct{}
 	}
 	sup.euid, sup.egid = uint32(unix.Geteuid()), uint32(unix.Getegid())
+	if r, e, sv := unix.Getresuid(); r == e && e == sv {
+		sup.uid, sup.uidOne = uint32(r), true
+	}
+	if r, e, sv := unix.Getresgid(); r == e && e == sv {
+		sup.gid, sup.gidOne = uint32(r), true
+	}
 	sup.groups = map[uint32]bool{}
 	if gs, err := unix.Getgroups(); err == nil {
 		for _, g := range gs {
@@ -576,8 +587,11 @@ func (sup *supervisor) handle(n *notif) {
 		unix.SYS_SETRESUID, unix.SYS_SETRESGID, unix.SYS_SETFSUID, unix.SYS_SETFSGID,
 		unix.SYS_SETGROUPS, unix.SYS_CAPSET:
 		// Whether or not it succeeds, the workload's credentials may no
-		// longer be ours: file permissions are not judged from here on.
-		sup.credsDiverged = true
+		// longer be ours: file permissions are not judged from here on,
+		// unless the call cannot change them.
+		if !sup.credsKept(nr, a) {
+			sup.credsDiverged = true
+		}
 	case unix.SYS_UNSHARE:
 		if a[0]&unix.CLONE_NEWUSER != 0 {
 			sup.credsDiverged = true
@@ -862,6 +876,56 @@ func (sup *supervisor) openFlags(f uint64) []string {
 		sup.flagNames[f] = s
 	}
 	return s
+}
+
+// credsKept says whether set*id call nr with arguments a leaves the
+// workload's credentials as they are, while they are still ours: every id
+// it names is the one value our real, effective and saved ids (and so the
+// filesystem id) already have, or -1 ("unchanged"). GNU make's
+// posix_spawn makes such a call in every child (setresuid(-1, getuid(),
+// -1) and the same for gids, POSIX_SPAWN_RESETIDS); taking it for a change
+// stopped every later permission check of an unprivileged build. Groups
+// and capabilities are not compared: setgroups and capset always count.
+func (sup *supervisor) credsKept(nr int, a [6]uint64) bool {
+	if sup.credsDiverged {
+		return false
+	}
+	var n int
+	var id uint32
+	switch nr {
+	case unix.SYS_SETUID, unix.SYS_SETFSUID:
+		n, id = 1, sup.uid
+	case unix.SYS_SETREUID:
+		n, id = 2, sup.uid
+	case unix.SYS_SETRESUID:
+		n, id = 3, sup.uid
+	case unix.SYS_SETGID, unix.SYS_SETFSGID:
+		n, id = 1, sup.gid
+	case unix.SYS_SETREGID:
+		n, id = 2, sup.gid
+	case unix.SYS_SETRESGID:
+		n, id = 3, sup.gid
+	default:
+		return false
+	}
+	switch nr {
+	case unix.SYS_SETUID, unix.SYS_SETFSUID, unix.SYS_SETREUID, unix.SYS_SETRESUID:
+		if !sup.uidOne {
+			return false
+		}
+	default:
+		if !sup.gidOne {
+			return false
+		}
+	}
+	for _, v := range a[:n] {
+		// The kernel takes a 32-bit id; -1 leaves that id alone (for
+		// setuid, an invalid id: EINVAL, nothing changes).
+		if u := uint32(v); u != id && u != ^uint32(0) {
+			return false
+		}
+	}
+	return true
 }
 
 // refused says whether the file permissions of the existing file r refuse
