@@ -32,10 +32,11 @@ type proc struct {
 	tgid    int
 	parent  int
 	pidfd   int      // -1 when pidfd_open is unavailable (or out of fds)
-	statm   *os.File // kept open: one pread per floor instead of open+read+close
-	stat    *os.File // the sampler's handles, kept open for the same reason;
-	kids    *os.File // any of these four may be nil when the tracer is out
-	fdDir   *os.File // of fds (then paths are used)
+	stat    *os.File // opened when the process is registered (its parent is read from it)
+	statm   *os.File // kept open once needed: one pread per floor instead of open+read+close
+	kids    *os.File // the sampler's handles, kept open for the same reason,
+	fdDir   *os.File // opened at the first pass that sees the process (see handleLocked)
+	tried   uint8    // handles opened (or tried: nil after EMFILE, then paths are used)
 	armed   bool     // false only for the tracer's pre-exec helper image
 	charge  int64    // ledger charge in bytes: dcharge + the rest
 	dcharge int64    // the part statm data covers (floored at it); see Mmap
@@ -439,17 +440,19 @@ func (t *Tracker) getLocked(tgid int) *proc {
 	if t.closed || tgid <= 0 {
 		return nil
 	}
-	parent := 0
-	if f := readStat(tgid); f != nil {
-		parent = int(procfs.StatField(f, 4))
-	}
-	p := t.addLocked(tgid, parent)
+	p := t.addLocked(tgid, -1)
 	t.notePeaksLocked()
 	return p
 }
 
 // addLocked registers a live process and takes one pending fork of its
-// parent. It returns nil when the process is already gone.
+// parent (-1: read from its stat). It returns nil when the process is
+// already gone.
+//
+// Only the pidfd and the stat handle are opened here: most processes of a
+// build or a shell script live a few milliseconds, and opening the other
+// /proc files at every first call cost an exec'd /bin/true 45 us of the
+// supervisor's answer path (handleLocked opens them when first needed).
 func (t *Tracker) addLocked(tgid, parent int) *proc {
 	pidfd := -1
 	if !t.noPidfd {
@@ -467,7 +470,7 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 			return nil
 		}
 	}
-	statm, err := os.Open(procPath(t.buf, tgid, "/statm"))
+	stat, err := os.Open(procPath(t.buf, tgid, "/stat"))
 	if err != nil && !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
 		if pidfd >= 0 {
 			unix.Close(pidfd)
@@ -475,18 +478,21 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 		return nil
 	}
 	if pidfd < 0 && processGone(tgid) {
-		if statm != nil {
-			statm.Close()
+		if stat != nil {
+			stat.Close()
 		}
 		return nil
 	}
-	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, statm: statm, armed: true, maps: -1}
-	// Re-reading open /proc files (pread at 0, lseek + getdents) costs
-	// a third of the syscalls of opening them by path on every pass.
-	// Failing here (EMFILE in a huge tree) only costs speed.
-	p.stat, _ = os.Open(procPath(t.buf, tgid, "/stat"))
-	p.kids, _ = os.Open(procPath(t.buf, tgid, "/task/"+strconv.Itoa(tgid)+"/children"))
-	p.fdDir, _ = os.Open(procPath(t.buf, tgid, "/fd"))
+	if parent < 0 {
+		var f [][]byte
+		if n, _ := readAt(stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
+			f = procfs.StatFields(t.buf[:n])
+		} else {
+			f = readStat(tgid)
+		}
+		parent = max(int(procfs.StatField(f, 4)), 0)
+	}
+	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, stat: stat, tried: hStat, armed: true, maps: -1}
 	t.procs[tgid] = p
 	if pp := t.procs[parent]; pp != nil && len(pp.pending) > 0 {
 		// The child of the oldest pending fork; a forked child's
@@ -496,6 +502,42 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 		t.pending--
 	}
 	return p
+}
+
+// The /proc handles of a process, as bits of proc.tried.
+const (
+	hStat uint8 = 1 << iota
+	hStatm
+	hKids
+	hFD
+)
+
+// handleLocked returns p's handle h, opening it on first need. Re-reading
+// an open /proc file (pread at 0, lseek + getdents) costs a third of the
+// syscalls of opening it by path each time. It returns nil when the open
+// failed (EMFILE in a huge tree): callers then read by path, which only
+// costs speed. The sampler reads the handles without the lock, so it takes
+// its copies under the lock (Sample).
+func (t *Tracker) handleLocked(p *proc, h uint8) *os.File {
+	var f **os.File
+	var rest string
+	switch h {
+	case hStat:
+		f, rest = &p.stat, "/stat"
+	case hStatm:
+		f, rest = &p.statm, "/statm"
+	case hKids:
+		f, rest = &p.kids, "/task/"+strconv.Itoa(p.tgid)+"/children"
+	case hFD:
+		f, rest = &p.fdDir, "/fd"
+	default:
+		return nil
+	}
+	if p.tried&h == 0 {
+		p.tried |= h
+		*f, _ = os.Open(procPath(t.buf, p.tgid, rest))
+	}
+	return *f
 }
 
 // removeLocked forgets an exited process and gives its charge back.
@@ -563,8 +605,8 @@ func (t *Tracker) chargeableLocked(tgid int) *proc {
 // readDataLocked returns the statm data field of p in bytes (0 if unknown).
 func (t *Tracker) readDataLocked(p *proc) int64 {
 	var b []byte
-	if p.statm != nil {
-		n, _ := p.statm.ReadAt(t.buf[:cap(t.buf)], 0)
+	if f := t.handleLocked(p, hStatm); f != nil {
+		n, _ := f.ReadAt(t.buf[:cap(t.buf)], 0)
 		b = t.buf[:max(n, 0)]
 	} else {
 		b, _ = procfs.ReadFile(procPath(t.buf, p.tgid, "/statm"), t.buf)
@@ -636,11 +678,11 @@ func (t *Tracker) notePeaksLocked() {
 func (t *Tracker) childrenLocked(p *proc) ([]int, int) {
 	t.ints = t.ints[:0]
 	pid := p.tgid
-	if p.stat != nil && p.kids != nil {
+	if kids := t.handleLocked(p, hKids); p.stat != nil && kids != nil {
 		n, _ := p.stat.ReadAt(t.buf[:cap(t.buf)], 0)
 		if _, threads := statStateThreads(t.buf[:max(n, 0)]); threads == 1 && n < cap(t.buf) {
 			// A full buffer may be a cut list: read it by path below.
-			if n, _ = p.kids.ReadAt(t.buf[:cap(t.buf)], 0); n < cap(t.buf) {
+			if n, _ = kids.ReadAt(t.buf[:cap(t.buf)], 0); n < cap(t.buf) {
 				t.ints = appendInts(t.ints, t.buf[:max(n, 0)])
 				return t.ints, 1
 			}

@@ -580,6 +580,13 @@ func TestOutOfFDsStillCountsAndSeesExits(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		c.do("fork")
 	}
+	// The root's handles are opened at the first pass that sees it (in a
+	// run, right after the start), with fds to spare.
+	tr.mu.Lock()
+	for _, h := range []uint8{hStatm, hKids, hFD} {
+		tr.handleLocked(tr.procs[c.pid], h)
+	}
+	tr.mu.Unlock()
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +601,7 @@ func TestOutOfFDsStillCountsAndSeesExits(t *testing.T) {
 	tr.mu.Lock()
 	noFD := 0
 	for _, p := range tr.procs {
-		if p.pidfd < 0 && p.statm == nil {
+		if p.pidfd < 0 && p.stat == nil {
 			noFD++
 		}
 	}
@@ -621,6 +628,54 @@ func TestOutOfFDsStillCountsAndSeesExits(t *testing.T) {
 	tr.Sample() // no pidfd: the exits are seen in /proc
 	if got := tr.Live(); got != 1 {
 		t.Fatalf("live = %d after the children exited, want 1", got)
+	}
+}
+
+// TestHandlesOpenedWhenNeeded: registering a process (its first notified
+// call) opens its pidfd and stat only; statm is opened by the first memory
+// call, the children and fd handles by the first pass that sees it, and
+// all are closed when it exits.
+func TestHandlesOpenedWhenNeeded(t *testing.T) {
+	a, b := startMemctl(t), startMemctl(t)
+	tr := newTracker(t, a.pid)
+	tr.Seen(b.pid)
+	handles := func() (stat, statm, kids, fd bool) {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		p := tr.procs[b.pid]
+		if p == nil {
+			t.Fatal("process not registered")
+		}
+		return p.stat != nil, p.statm != nil, p.kids != nil, p.fdDir != nil
+	}
+	if stat, statm, kids, fd := handles(); !stat || statm || kids || fd {
+		t.Fatalf("after the first call: stat %v statm %v children %v fd %v, want only stat", stat, statm, kids, fd)
+	}
+	tr.Mmap(b.pid, 1<<20, unix.PROT_READ|unix.PROT_WRITE, privAnon)
+	if _, statm, kids, fd := handles(); !statm || kids || fd {
+		t.Fatalf("after mmap: statm %v children %v fd %v, want statm only", statm, kids, fd)
+	}
+	tr.Sample()
+	if _, _, kids, fd := handles(); !kids || !fd {
+		t.Fatalf("after a pass: children %v fd %v, want both", kids, fd)
+	}
+	open := func() int {
+		n := 0
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "/proc/"+strconv.Itoa(b.pid)+"/") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := open(); n != 4 {
+		t.Fatalf("%d handles on /proc/%d open, want 4", n, b.pid)
+	}
+	b.exit()
+	tr.Sample()
+	if n := open(); n != 0 {
+		t.Fatalf("%d handles on /proc/%d still open after its exit", n, b.pid)
 	}
 }
 

@@ -26,6 +26,10 @@ type sampleScratch struct {
 // scanned is what one pass read about one process, outside the lock.
 type scanned struct {
 	p        *proc
+	stat     *os.File // p's handles, taken under the lock
+	statm    *os.File
+	kids     *os.File
+	fdDir    *os.File
 	armed    bool // measured this pass (not the pre-exec helper)
 	arm      bool // the pre-exec helper now runs another image
 	gone     bool // no pidfd and /proc says it exited
@@ -55,7 +59,13 @@ func (t *Tracker) Sample() {
 	t.reapLocked()
 	s.snap = s.snap[:0]
 	for _, p := range t.procs {
-		s.snap = append(s.snap, scanned{p: p, armed: p.armed})
+		r := scanned{p: p, armed: p.armed, stat: p.stat}
+		if p.armed {
+			r.statm = t.handleLocked(p, hStatm)
+			r.kids = t.handleLocked(p, hKids)
+			r.fdDir = t.handleLocked(p, hFD)
+		}
+		s.snap = append(s.snap, r)
 	}
 	t.mu.Unlock()
 
@@ -77,7 +87,8 @@ func (t *Tracker) Sample() {
 	for i := range s.snap {
 		r := &s.snap[i]
 		p := r.p
-		r.p = nil // do not keep exited processes reachable until the next pass
+		// Do not keep exited processes reachable until the next pass.
+		r.p, r.stat, r.statm, r.kids, r.fdDir = nil, nil, nil, nil, nil
 		if t.procs[p.tgid] != p {
 			continue // exited (or replaced) while we read
 		}
@@ -142,13 +153,13 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page in
 	// stat first: a zombie keeps its pid but has no memory, tasks or
 	// fds worth reading (its pidfd reports the exit).
 	threads := 0
-	if b, err := s.read(r.p.stat, pid, "/stat"); err == nil {
+	if b, err := s.read(r.stat, pid, "/stat"); err == nil {
 		var state byte
 		if state, threads = statStateThreads(b); state == 'Z' || state == 'X' {
 			return
 		}
 	}
-	if b, err := s.read(r.p.statm, pid, "/statm"); err == nil {
+	if b, err := s.read(r.statm, pid, "/statm"); err == nil {
 		if res, data, ok := parseStatm(b); ok {
 			r.rss, r.data, r.ok = res*page, data*page, true
 		}
@@ -162,7 +173,7 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page in
 	r.kidsFrom = len(s.kids)
 	if threads == 1 {
 		r.threads = 1
-		if b, err := s.read(r.p.kids, pid, "/task/"+strconv.Itoa(pid)+"/children"); err == nil {
+		if b, err := s.read(r.kids, pid, "/task/"+strconv.Itoa(pid)+"/children"); err == nil {
 			s.kids = appendInts(s.kids, b)
 		}
 	} else {
@@ -180,7 +191,7 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page in
 	// The fd directory lists open descriptors; the highest number + 1 is
 	// what RLIMIT_NOFILE must allow in this process.
 	hi := -1
-	scanDir(r.p.fdDir, s.procPath(pid, "/fd"), s.dbuf, func(fd int) { hi = max(hi, fd) })
+	scanDir(r.fdDir, s.procPath(pid, "/fd"), s.dbuf, func(fd int) { hi = max(hi, fd) })
 	r.fdMax = hi + 1
 }
 
