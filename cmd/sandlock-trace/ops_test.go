@@ -262,6 +262,25 @@ func doOp(op string, a []string) error {
 			return err
 		}
 		return raw(unix.SYS_OPEN, bytePtr(arg(1)), 0)
+	case "chroot-spawn": // DIR PROG ARGS...: chroot, then run PROG (a path inside) in a new process
+		if err := unix.Chroot(arg(0)); err != nil {
+			return err
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
+		pid, err := syscall.ForkExec(arg(1), a[1:], &syscall.ProcAttr{Files: []uintptr{0, 1, 2}})
+		if err != nil {
+			return err
+		}
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+			return err
+		}
+		if ws.ExitStatus() != 0 {
+			return fmt.Errorf("%s: %v", arg(1), ws)
+		}
+		return nil
 	case "procfd": // FILE: open it, then again through /proc/self/fd/N and /dev/fd/N
 		fd, err := unix.Open(arg(0), unix.O_RDONLY, 0)
 		if err != nil {

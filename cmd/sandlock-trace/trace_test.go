@@ -1105,6 +1105,53 @@ func TestChroot(t *testing.T) {
 	}
 }
 
+// TestChrootChild: a process started after its parent's chroot lives in
+// the new root too: its exec and its opens resolve there. (Until a chroot,
+// pivot_root or setns, new processes are given the first one's root
+// without reading /proc/PID/root.) The child is ldconfig, a static binary,
+// which opens /etc/ld.so.cache.
+func TestChrootChild(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("chroot needs root")
+	}
+	d := tempDir(t)
+	os.MkdirAll(d+"/etc", 0o755)
+	cache, err := os.ReadFile("/etc/ld.so.cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d+"/etc/ld.so.cache", cache, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/sbin/ldconfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d+"/ldconfig-inside", b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := runTrace(t, "--", "testop", "chroot-spawn", d, "/ldconfig-inside", "-p")
+	if ex := checkStream(t, res); ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v\n%s", ex, res.stderr)
+	}
+	var child int
+	for _, r := range res.events {
+		if e, ok := r.(*event.Exec); ok && e.Path == "/ldconfig-inside" {
+			child = e.PID
+		}
+	}
+	if child == 0 {
+		t.Fatalf("no exec record of /ldconfig-inside as the chrooted child sees it:\n%s", res.stdout)
+	}
+	got := fsEvents(res, func(f *event.FS) bool { return f.PID == child && f.Path == "/etc/ld.so.cache" })
+	if len(got) == 0 || !got[0].Existed {
+		t.Errorf("the child's open of /etc/ld.so.cache inside the new root: %+v", got)
+	}
+	if ex := fsEvents(res, func(f *event.FS) bool { return f.Op == "exec" && f.Path == "/ldconfig-inside" }); len(ex) == 0 || !ex[0].Existed {
+		t.Errorf("the exec of /ldconfig-inside inside the new root: %+v", ex)
+	}
+}
+
 // TestLinger: a process left behind by the main one is stopped after
 // --linger, with a warning, and the trace ends.
 func TestLinger(t *testing.T) {

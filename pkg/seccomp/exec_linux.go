@@ -76,7 +76,7 @@ func (sup *supervisor) settle(p *proc, tid int) {
 	if exe == "" || exe[0] != '/' {
 		exe = pe.path
 	}
-	recs := []event.Record{&event.Exec{PID: p.tgid, Path: exe, Argv: sup.readCmdline(p.dir + "cmdline")}}
+	recs := []event.Record{&event.Exec{PID: p.tgid, Path: exe, Argv: sup.readArgv(p, fp)}}
 	// The interpreter and every file-backed executable mapping of the
 	// new image; later mappings come from the mmap notifications.
 	p.images = map[string]bool{pe.path: true}
@@ -158,21 +158,52 @@ func (sup *supervisor) readProc(path string) ([]byte, error) {
 }
 
 func (sup *supervisor) readFingerprint(p *proc) (fingerprint, bool) {
-	var st unix.Stat_t
-	if err := unix.Stat(p.dir+"exe", &st); err != nil {
-		return fingerprint{}, false
-	}
 	b, err := sup.readProc(p.dir + "stat")
 	if err != nil {
 		return fingerprint{}, false
 	}
 	comm, ok := procfs.StatComm(b)
 	f := procfs.StatFields(b)
-	// State is field 3, startcode 26 and startstack 28 (proc(5)).
-	if !ok || len(f) < 26 || f[0][0] == 'Z' || f[0][0] == 'X' {
+	// State is field 3; startcode, endcode and startstack 26-28;
+	// start_data, end_data, start_brk, arg_start, arg_end, env_start and
+	// env_end 45-51 (proc(5); all there since Linux 3.5).
+	if !ok || len(f) < 51-2 || f[0][0] == 'Z' || f[0][0] == 'X' {
 		return fingerprint{}, false
 	}
-	return fingerprint{dev: st.Dev, ino: st.Ino, startCode: string(f[26-3]), startStack: string(f[28-3]), comm: string(comm)}, true
+	layout := make([]byte, 0, 160)
+	for _, n := range [...]int{26, 27, 28, 45, 46, 47, 48, 49, 50, 51} {
+		layout = append(append(layout, f[n-3]...), ' ')
+	}
+	return fingerprint{
+		layout:   string(layout),
+		comm:     string(comm),
+		argStart: uint64(procfs.StatField(f, 48)),
+		argEnd:   uint64(procfs.StatField(f, 49)),
+	}, true
+}
+
+// maxArgv bounds the argument area read from the tracee's memory; a larger
+// one (a stack limit raised far past ARG_MAX's usual 2 MiB) is read
+// through /proc.
+const maxArgv = 32 << 20
+
+// readArgv is the argument vector of p's new image, whose fingerprint fp
+// was just read: the argument area read from its memory in one call,
+// which is what /proc/PID/cmdline reads (an open, a read and a close more).
+// The kernel's file also handles a process that rewrote its arguments past
+// their end (setproctitle); such an area, an unreadable one or a
+// fingerprint without it is read through /proc/PID/cmdline instead.
+func (sup *supervisor) readArgv(p *proc, fp fingerprint) []string {
+	if n := fp.argEnd - fp.argStart; fp.argStart != 0 && fp.argEnd > fp.argStart && n <= maxArgv {
+		if cap(sup.bigBuf) < int(n) {
+			sup.bigBuf = make([]byte, n)
+		}
+		b := sup.bigBuf[:n]
+		if sup.mem.read(p.tgid, fp.argStart, b) == nil && b[n-1] == 0 {
+			return strings.Split(string(b[:n-1]), "\x00")
+		}
+	}
+	return sup.readCmdline(p.dir + "cmdline")
 }
 
 // readComm is the command name in /proc/PID/stat (readable for zombies).
@@ -228,5 +259,5 @@ func (sup *supervisor) execMappings(path, root string) []string {
 // sameImage compares what only exec changes (not the name: a process may
 // rename itself).
 func (f fingerprint) sameImage(g fingerprint) bool {
-	return f.dev == g.dev && f.ino == g.ino && f.startCode == g.startCode && f.startStack == g.startStack
+	return f.layout == g.layout
 }

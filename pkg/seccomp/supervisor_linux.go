@@ -55,12 +55,19 @@ type pendingExec struct {
 	fp   fingerprint
 }
 
-// fingerprint identifies a process image: the executable's inode and the
-// kernel's code and stack start addresses, which a new image gets anew.
+// fingerprint identifies a process image by the layout exec gives it:
+// /proc/PID/stat's code, stack, data, heap, argument and environment
+// addresses (fields 26-28 and 45-51). With address-space randomization the
+// stack start alone differs between any two images; without it, a different
+// binary differs in its code and data ends, and the same one re-executed
+// with other arguments or environment in their bounds. One /proc read: the
+// executable's inode (a stat of /proc/PID/exe) added nothing these do not
+// already tell apart, and cost a path lookup per exec and per settle.
 type fingerprint struct {
-	dev, ino              uint64
-	startCode, startStack string
-	comm                  string // not compared: the fallback once the image is gone
+	layout string
+	comm   string // not compared: the fallback once the image is gone
+	// The argument area of the image (fields 48 and 49), for its argv.
+	argStart, argEnd uint64
 }
 
 type supervisor struct {
@@ -94,6 +101,14 @@ type supervisor struct {
 	euid, egid    uint32
 	groups        map[uint32]bool
 	credsDiverged bool
+
+	// Roots: a process starts in its parent's, and only chroot,
+	// pivot_root and setns change one. Until any process of the trace
+	// makes one of those calls, every process has the first one's root
+	// (baseRoot) and /proc/PID/root need not be read per process.
+	rootsMoved bool
+	baseRoot   string
+	rootKnown  bool
 	// uid and gid are our real, effective and saved ids when each triple
 	// is one value (uidOne, gidOne): then a set*id call that names only
 	// that value (or -1, "unchanged") changes nothing, see credsKept.
@@ -395,7 +410,14 @@ func (sup *supervisor) thread(tid int) *thread {
 	p := sup.procs[tgid]
 	if p == nil {
 		p = &proc{tgid: tgid, dir: "/proc/" + strconv.Itoa(tgid) + "/", pidfd: -1}
-		p.root = sup.readRoot(p)
+		if sup.rootKnown && !sup.rootsMoved {
+			p.root = sup.baseRoot
+		} else {
+			p.root = sup.readRoot(p)
+			if !sup.rootsMoved {
+				sup.baseRoot, sup.rootKnown = p.root, true
+			}
+		}
 		sup.procs[tgid] = p
 	}
 	t := &thread{tid: tid, dir: dir, p: p, pidfd: -1}
@@ -600,10 +622,14 @@ func (sup *supervisor) handle(n *notif) {
 		// Paths after a chroot resolve in the new root; the call's
 		// outcome is unknown here, so the root is re-read from now on.
 		p.rootVolatile = true
+		sup.rootsMoved = true
 		sup.invalidate(t.tid)
 	case unix.SYS_CHDIR, unix.SYS_FCHDIR, unix.SYS_SETNS, unix.SYS_PIVOT_ROOT:
 		if nr == unix.SYS_SETNS {
 			sup.credsDiverged = true // a user namespace, perhaps
+		}
+		if nr == unix.SYS_SETNS || nr == unix.SYS_PIVOT_ROOT {
+			sup.rootsMoved = true // roots of new processes are read again
 		}
 		// The working directory may change (setns into a mount
 		// namespace and pivot_root move it too), for every process
