@@ -40,6 +40,32 @@ type scanned struct {
 	fdMax    int
 	kidsFrom int
 	kidsTo   int
+	open     uint8 // handles p has not tried yet: this pass opens them
+	opened   uint8 // handles this pass opened (outside the lock): installed or closed
+}
+
+// handle returns the field of r for handle h.
+func (r *scanned) handle(h uint8) **os.File {
+	switch h {
+	case hStat:
+		return &r.stat
+	case hStatm:
+		return &r.statm
+	case hKids:
+		return &r.kids
+	default:
+		return &r.fdDir
+	}
+}
+
+// closeOpened closes the handles this pass opened and did not install.
+func (r *scanned) closeOpened() {
+	for h := hStat; h <= hFD; h <<= 1 {
+		if f := *r.handle(h); r.opened&h != 0 && f != nil {
+			f.Close()
+		}
+	}
+	r.opened = 0
 }
 
 // Sample runs one sampling pass now: exits are collected, every live process
@@ -59,11 +85,12 @@ func (t *Tracker) Sample() {
 	t.reapLocked()
 	s.snap = s.snap[:0]
 	for _, p := range t.procs {
-		r := scanned{p: p, armed: p.armed, stat: p.stat}
+		r := scanned{p: p, armed: p.armed, stat: p.stat, statm: p.statm, kids: p.kids, fdDir: p.fdDir}
 		if p.armed {
-			r.statm = t.handleLocked(p, hStatm)
-			r.kids = t.handleLocked(p, hKids)
-			r.fdDir = t.handleLocked(p, hFD)
+			// Opened by the scan, outside the lock: a pass that finds
+			// a thousand new processes must not hold up the
+			// supervisor's calls for their three thousand opens.
+			r.open = (hStatm | hKids | hFD) &^ p.tried
 		}
 		s.snap = append(s.snap, r)
 	}
@@ -80,6 +107,10 @@ func (t *Tracker) Sample() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
+		for i := range s.snap {
+			s.snap[i].closeOpened()
+			s.snap[i] = scanned{}
+		}
 		return
 	}
 	var rss int64
@@ -87,10 +118,15 @@ func (t *Tracker) Sample() {
 	for i := range s.snap {
 		r := &s.snap[i]
 		p := r.p
+		if t.procs[p.tgid] != p || r.gone {
+			r.closeOpened() // exited (or replaced) while we read
+		} else {
+			t.installLocked(p, r)
+		}
 		// Do not keep exited processes reachable until the next pass.
 		r.p, r.stat, r.statm, r.kids, r.fdDir = nil, nil, nil, nil, nil
 		if t.procs[p.tgid] != p {
-			continue // exited (or replaced) while we read
+			continue
 		}
 		if r.gone {
 			t.removeLocked(p)
@@ -131,6 +167,55 @@ func (t *Tracker) Sample() {
 	t.notePeaksLocked()
 }
 
+// installLocked gives p the handles this pass opened for it, unless it got
+// them meanwhile (the supervisor's calls open statm and children too).
+func (t *Tracker) installLocked(p *proc, r *scanned) {
+	for h := hStat; h <= hFD; h <<= 1 {
+		if r.opened&h == 0 {
+			continue
+		}
+		f := *r.handle(h)
+		if p.tried&h != 0 {
+			if f != nil {
+				f.Close()
+			}
+			continue
+		}
+		p.tried |= h
+		switch h {
+		case hStatm:
+			p.statm = f
+		case hKids:
+			p.kids = f
+		case hFD:
+			p.fdDir = f
+		}
+	}
+	r.opened = 0
+}
+
+// openHandles opens the handles r.open names (a failed open, EMFILE in a
+// huge tree, leaves nil: the reads go by path).
+func (s *sampleScratch) openHandles(r *scanned) {
+	pid := r.p.tgid
+	for h := hStatm; h <= hFD; h <<= 1 {
+		if r.open&h == 0 {
+			continue
+		}
+		var rest string
+		switch h {
+		case hStatm:
+			rest = "/statm"
+		case hKids:
+			rest = "/task/" + strconv.Itoa(pid) + "/children"
+		case hFD:
+			rest = "/fd"
+		}
+		*r.handle(h), _ = os.Open(s.procPath(pid, rest))
+		r.opened |= h
+	}
+}
+
 // scan reads one process's /proc entries into r.
 func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page int64) {
 	pid := r.p.tgid
@@ -145,6 +230,9 @@ func (s *sampleScratch) scan(r *scanned, self *unix.Stat_t, selfOK bool, page in
 			r.arm = true
 		}
 		return
+	}
+	if r.open != 0 {
+		s.openHandles(r)
 	}
 	if cap(s.buf) < 4096 {
 		s.buf = make([]byte, 0, 4096)
