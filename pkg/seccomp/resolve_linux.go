@@ -152,8 +152,11 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 			r.cache[dir] = canonDir
 		}
 	}
-	full := p // already canonical: no copy
-	if p != trimmed || dir != canonDir {
+	// p is already canonical (no copy) when it had no trailing slash and
+	// its directory part is canonical, except for "//base": its
+	// directory part reads "/" too, yet the path has an extra slash.
+	full := p
+	if p != trimmed || dir != canonDir || dir == "/" && i != 0 {
 		full = join(canonDir, base)
 	}
 	var err error
