@@ -218,6 +218,7 @@ var unprivilegedTests = []string{
 	"TestDecideRefusesConnect", "TestDecideOtherErrno", "TestSendtoUnspec", "TestSocketRecords",
 	"TestWakeSync", "TestBrkQueryNotNotified", "TestQuietRenamer",
 	"TestRefusedByPermissions", "TestRefusedNotJudgedAfterSetgroups", "TestRefusedJudgedAfterSameIDs",
+	"TestPathSpellings",
 }
 
 func TestUnprivileged(t *testing.T) {

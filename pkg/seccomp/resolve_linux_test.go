@@ -357,3 +357,84 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestPathSpellings traces real opens of one file or directory spelled in
+// many ways (doubled and trailing slashes, ".", "..", links, relative to
+// the working directory and absolute) and requires each record to name
+// what the kernel opened, in the canonical form the event stream accepts.
+// Missing targets keep their lexical path under their canonical directory.
+func TestPathSpellings(t *testing.T) {
+	d := canonTemp(t)
+	mkTree(t, d)
+	existing := []string{
+		"a/b/c/file", "./a/b/c/file", "a//b//c//file", "a/b/c/./file", "a/b/c/", "a/b/c/.",
+		"rel/c/file", "abs/file", "chain1/file", "a/b/up", "a/b/up/", "a/b/flink", "rel/../b/c/file",
+		d + "//a/b/c/file", d + "/./abs", "//etc", "//etc/", "///etc//hostname", "/etc/./hostname", "/./etc", "//",
+	}
+	missing := map[string]string{
+		"nope":                     d + "/nope",
+		"a//nope":                  d + "/a/nope",
+		"rel/nope":                 d + "/a/b/nope",
+		"//nonexistent-sandlock-y": "/nonexistent-sandlock-y",
+		"/etc//nonexistent-sl-z":   "/etc/nonexistent-sl-z",
+	}
+	want := map[string]string{}
+	for _, p := range existing {
+		full := p
+		if p[0] != '/' {
+			full = d + "/" + p
+		}
+		fd, err := unix.Open(full, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		want[p], _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+	}
+	list := append([]string(nil), existing...)
+	for p, w := range missing {
+		list = append(list, p)
+		want[p] = w
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	s, err := Start(Options{
+		Path: self, Argv: []string{"try"}, Dir: d,
+		Env:   append(os.Environ(), envTry+"="+strings.Join(list, ",")),
+		Stdin: os.Stdin, Stdout: os.Stderr, Stderr: os.Stderr, Sink: sink,
+	})
+	requireUnotify(t, err)
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	<-s.Exited()
+	s.Close()
+	got := map[string]*event.FS{}
+	for _, r := range sink.recs {
+		if f, ok := r.(*event.FS); ok && f.PID == s.Pid() && f.Syscall == "openat" {
+			raw := f.Raw
+			if raw == "" {
+				raw = f.Path
+			}
+			if _, asked := want[raw]; asked {
+				got[raw] = f
+			}
+		}
+	}
+	for _, p := range list {
+		f := got[p]
+		switch {
+		case f == nil:
+			t.Errorf("%q: no record", p)
+		case f.Path != want[p]:
+			t.Errorf("%q: recorded %q, want %q", p, f.Path, want[p])
+		case event.CheckPath(f.Path) != "":
+			t.Errorf("%q: recorded %q: %s", p, f.Path, event.CheckPath(f.Path))
+		case f.Existed != (missing[p] == ""):
+			t.Errorf("%q: existed %v", p, f.Existed)
+		}
+	}
+}
