@@ -904,6 +904,18 @@ func (sup *supervisor) openFlags(f uint64) []string {
 	return s
 }
 
+// setidCalls are the set*id calls credsKept judges: how many ids they take
+// and whether those are group ids.
+var setidCalls = map[int]struct {
+	ids int
+	gid bool
+}{
+	unix.SYS_SETUID: {1, false}, unix.SYS_SETFSUID: {1, false},
+	unix.SYS_SETREUID: {2, false}, unix.SYS_SETRESUID: {3, false},
+	unix.SYS_SETGID: {1, true}, unix.SYS_SETFSGID: {1, true},
+	unix.SYS_SETREGID: {2, true}, unix.SYS_SETRESGID: {3, true},
+}
+
 // credsKept says whether set*id call nr with arguments a leaves the
 // workload's credentials as they are, while they are still ours: every id
 // it names is the one value our real, effective and saved ids (and so the
@@ -913,38 +925,18 @@ func (sup *supervisor) openFlags(f uint64) []string {
 // stopped every later permission check of an unprivileged build. Groups
 // and capabilities are not compared: setgroups and capset always count.
 func (sup *supervisor) credsKept(nr int, a [6]uint64) bool {
-	if sup.credsDiverged {
+	c, ok := setidCalls[nr]
+	if !ok || sup.credsDiverged {
 		return false
 	}
-	var n int
-	var id uint32
-	switch nr {
-	case unix.SYS_SETUID, unix.SYS_SETFSUID:
-		n, id = 1, sup.uid
-	case unix.SYS_SETREUID:
-		n, id = 2, sup.uid
-	case unix.SYS_SETRESUID:
-		n, id = 3, sup.uid
-	case unix.SYS_SETGID, unix.SYS_SETFSGID:
-		n, id = 1, sup.gid
-	case unix.SYS_SETREGID:
-		n, id = 2, sup.gid
-	case unix.SYS_SETRESGID:
-		n, id = 3, sup.gid
-	default:
+	id, one := sup.uid, sup.uidOne
+	if c.gid {
+		id, one = sup.gid, sup.gidOne
+	}
+	if !one {
 		return false
 	}
-	switch nr {
-	case unix.SYS_SETUID, unix.SYS_SETFSUID, unix.SYS_SETREUID, unix.SYS_SETRESUID:
-		if !sup.uidOne {
-			return false
-		}
-	default:
-		if !sup.gidOne {
-			return false
-		}
-	}
-	for _, v := range a[:n] {
+	for _, v := range a[:c.ids] {
 		// The kernel takes a 32-bit id; -1 leaves that id alone (for
 		// setuid, an invalid id: EINVAL, nothing changes).
 		if u := uint32(v); u != id && u != ^uint32(0) {
