@@ -237,6 +237,15 @@ func TestOpenat2Resolve(t *testing.T) {
 	up := strings.Repeat("../", strings.Count(d, "/")) + "etc/hostname"
 	viaRoot := "/proc/self/root" + d + "/f" // through a magic link
 	const eloop, exdev = "too many levels of symbolic links", "cross-device link"
+	// That jump succeeds only when d is on the root's mount.
+	afterDotdot, afterDotdotFail := "/etc/hostname", ""
+	var sd, sr unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, d, 0, unix.STATX_MNT_ID, &sd) != nil || unix.Statx(unix.AT_FDCWD, "/", 0, unix.STATX_MNT_ID, &sr) != nil {
+		t.Fatal("statx")
+	}
+	if sd.Mnt_id != sr.Mnt_id {
+		afterDotdot, afterDotdotFail = "", exdev
+	}
 	for _, tt := range []struct {
 		name string
 		args []string // testop arguments
@@ -268,6 +277,11 @@ func TestOpenat2Resolve(t *testing.T) {
 		{"NO_XDEV symlink to the root from a mount", []string{"openat2", "/proc", "self/root/etc/hostname", hex(oRDONLY), hex(resolveNoXdev)}, "", exdev},
 		{"NO_XDEV same mount", []string{"openat2", "/proc", "version", hex(oRDONLY), hex(resolveNoXdev)}, "/proc/version", ""},
 		{"NO_XDEV inside", []string{"openat2", d, "sub/../ln", hex(oRDONLY), hex(resolveNoXdev)}, d + "/f", ""},
+		// The kernel checks an absolute symlink's jump against the root of
+		// the lookup, which a relative lookup sets only at its first "..":
+		// before that the jump fails on a single mount too.
+		{"NO_XDEV absolute symlink first", []string{"openat2", d, "esc", hex(oRDONLY), hex(resolveNoXdev)}, "", exdev},
+		{"NO_XDEV absolute symlink after dotdot", []string{"openat2", d, "sub/../esc", hex(oRDONLY), hex(resolveNoXdev)}, afterDotdot, afterDotdotFail},
 		{"mount point crossed without NO_XDEV", []string{"openat2", "/", "proc/version", hex(oRDONLY), hex(resolveNoSymlinks)}, "/proc/version", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1152,6 +1152,31 @@ func TestChrootChild(t *testing.T) {
 	}
 }
 
+// TestCreateThatCannotCreate: O_CREAT on a directory, or on a path ending
+// in "/", "." or "..", fails (EISDIR, ENOENT, ENOTDIR; checked by the
+// workload) and creates nothing, so nothing is recorded: a create record
+// would grant writing into the parent. The same open of a plain new name
+// creates it and is recorded.
+func TestCreateThatCannotCreate(t *testing.T) {
+	d := tempDir(t)
+	os.Mkdir(d+"/dir", 0o755)
+	touch(t, d+"/file")
+	for _, p := range []string{"dir", "dir/", "dir/.", "dir/..", "new/", "new/.", "file/", "file/."} {
+		res := runTrace(t, "--", "testop", "open", d+"/"+p, hex(oCREAT|oWRONLY))
+		if ex := checkStream(t, res); ex.Code == nil || *ex.Code != 1 {
+			t.Errorf("%s: want the open to fail in the workload: %+v %s", p, ex, res.stderr)
+		}
+		if got := fsEvents(res, under(d)); len(got) != 0 {
+			t.Errorf("%s: recorded %s", p, fmtFS(got))
+		}
+	}
+	res := runTrace(t, "--", "testop", "open", d+"/new", hex(oCREAT|oWRONLY))
+	checkStream(t, res)
+	if got := fsEvents(res, under(d)); len(got) != 1 || got[0].Op != "create" || got[0].Path != d+"/new" {
+		t.Errorf("plain create recorded %s", fmtFS(got))
+	}
+}
+
 // TestLinger: a process left behind by the main one is stopped after
 // --linger, with a warning, and the trace ends.
 func TestLinger(t *testing.T) {

@@ -120,7 +120,10 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 	if dir == "" {
 		dir = "/"
 	}
-	if base == "." || base == ".." || trimmed != p && !follow {
+	if base == "." || base == ".." || trimmed != p {
+		// A trailing slash or dot makes the final component a
+		// directory lookup (and follows a final symlink): the walk
+		// has those rules.
 		return r.walk(root, p, follow, tgid, tid, 0)
 	}
 	cacheable := root == "" && !r.off && !strings.HasPrefix(dir, "/proc")
@@ -247,13 +250,15 @@ func (r *resolver) walkFrom(root, cur, rest string, follow bool, tgid, tid int, 
 			}
 		}
 		next := join(cur, comp)
-		last := isLast(rest)
-		if err := unix.Lstat(root+next, &r.st); err != nil {
-			// Missing: the rest is appended lexically.
+		if !r.lookup(root+next, rest) {
+			// Missing (or ENOTDIR): the rest is appended lexically.
 			return resolved{path: lexical(next, rest)}
 		}
 		mode := r.st.Mode & unix.S_IFMT
-		if mode == unix.S_IFLNK && (!last || follow) {
+		// A symlink is followed unless it ends the path: anything after
+		// it ("/", "/.", more components) makes the kernel follow it even
+		// without follow (O_NOFOLLOW, lstat).
+		if mode == unix.S_IFLNK && (rest != "" || follow) {
 			links++
 			if links > maxLinks {
 				return resolved{path: lexical(next, rest)} // ELOOP
@@ -273,7 +278,7 @@ func (r *resolver) walkFrom(root, cur, rest string, follow bool, tgid, tid int, 
 					isDir = false
 					continue
 				}
-				rest = target + "/" + rest
+				rest = target + rest // rest is "" or starts with "/"
 				continue
 			}
 			if root != "" && strings.HasPrefix(next, "/proc/") {
@@ -286,7 +291,7 @@ func (r *resolver) walkFrom(root, cur, rest string, follow bool, tgid, tid int, 
 				}
 			}
 			cur = "/"
-			rest = target + "/" + rest
+			rest = target + rest
 			continue
 		}
 		if mode == unix.S_IFLNK {
@@ -307,6 +312,19 @@ func (r *resolver) walkFrom(root, cur, rest string, follow bool, tgid, tid int, 
 	return resolved{path: cur, exists: true, dir: isDir}
 }
 
+// lookup lstats one component of a walk into r.st, rest being what
+// follows it in the path. It is false when the lookup fails there:
+// the component is missing, or it is neither a directory nor a symlink yet
+// something follows it ("/", "/.", "..", more components), which the
+// kernel refuses with ENOTDIR.
+func (r *resolver) lookup(path, rest string) bool {
+	if unix.Lstat(path, &r.st) != nil {
+		return false
+	}
+	mode := r.st.Mode & unix.S_IFMT
+	return rest == "" || mode == unix.S_IFDIR || mode == unix.S_IFLNK
+}
+
 func nextComp(s string) (comp, rest string) {
 	for len(s) > 0 && s[0] == '/' {
 		s = s[1:]
@@ -316,19 +334,6 @@ func nextComp(s string) (comp, rest string) {
 		return s, ""
 	}
 	return s[:i], s[i:]
-}
-
-func isLast(rest string) bool {
-	for {
-		var c string
-		c, rest = nextComp(rest)
-		if c == "" {
-			return true
-		}
-		if c != "." {
-			return false
-		}
-	}
 }
 
 func join(dir, base string) string {
@@ -436,6 +441,14 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 		cur = parent(cur)
 		return sameMount(cur)
 	}
+	// rootSet mirrors the kernel's nd->root: set by an absolute start, a
+	// scoped lookup, the first ".." or a jump to the root. Under
+	// RESOLVE_NO_XDEV the kernel compares the mount of an absolute
+	// symlink's directory with the root's before it sets the root, so a
+	// relative lookup that meets one before any ".." fails (EXDEV) even
+	// on a single mount (checked with openat2: "abs/file" fails,
+	// "a/../abs/file" opens).
+	rootSet := scoped || p != "" && p[0] == '/'
 	isDir, links := true, 0
 	for {
 		var comp string
@@ -447,6 +460,7 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 			continue
 		}
 		if comp == ".." {
+			rootSet = true
 			if !up() {
 				return resolved{}, false
 			}
@@ -465,9 +479,8 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 			continue
 		}
 		next := join(cur, comp)
-		last := isLast(rest)
-		if err := unix.Lstat(root+next, &r.st); err != nil {
-			// Missing: the rest is appended lexically, in scope.
+		if !r.lookup(root+next, rest) {
+			// Missing (or ENOTDIR): the rest is appended lexically, in scope.
 			cur = next
 			for {
 				comp, rest = nextComp(rest)
@@ -489,7 +502,7 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 		if !sameMount(next) {
 			return resolved{}, false // EXDEV: a mount point (NO_XDEV)
 		}
-		if mode == unix.S_IFLNK && (!last || follow) {
+		if mode == unix.S_IFLNK && (rest != "" || follow) { // as in walkFrom
 			magic := isMagic(next)
 			if how&resolveNoSymlinks != 0 || magic && (scoped || how&resolveNoMagiclinks != 0) {
 				return resolved{}, false // ELOOP (EXDEV for a scoped magic link)
@@ -507,7 +520,7 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 					cur, isDir = next, false // pipe:[N] and the like
 					continue
 				}
-				rest = target + "/" + rest
+				rest = target + rest
 				continue
 			}
 			if scoped && !inRoot {
@@ -520,10 +533,14 @@ func (r *resolver) resolveHow(root, base, p string, follow bool, how uint64, tgi
 					target = "/"
 				}
 			}
-			cur, rest = scope, target+"/"+rest
+			if how&resolveNoXdev != 0 && !rootSet && !magic {
+				return resolved{}, false // EXDEV: see rootSet
+			}
+			cur, rest = scope, target+rest
 			if !sameMount(cur) {
 				return resolved{}, false // EXDEV: the jump to the root crosses a mount
 			}
+			rootSet = true
 			continue
 		}
 		if mode == unix.S_IFLNK {

@@ -362,7 +362,8 @@ func FuzzResolve(f *testing.F) {
 // many ways (doubled and trailing slashes, ".", "..", links, relative to
 // the working directory and absolute) and requires each record to name
 // what the kernel opened, in the canonical form the event stream accepts.
-// Missing targets keep their lexical path under their canonical directory.
+// Missing targets, and lookups the kernel fails with ENOTDIR, keep their
+// lexical path under their canonical directory and are marked not existing.
 func TestPathSpellings(t *testing.T) {
 	d := canonTemp(t)
 	mkTree(t, d)
@@ -377,6 +378,13 @@ func TestPathSpellings(t *testing.T) {
 		"rel/nope":                 d + "/a/b/nope",
 		"//nonexistent-sandlock-y": "/nonexistent-sandlock-y",
 		"/etc//nonexistent-sl-z":   "/etc/nonexistent-sl-z",
+		// ENOTDIR: a file followed by "/", "." or "..", also through a
+		// link (followed for the trailing slash): the lookup fails
+		// there and the rest is lexical.
+		"a/b/c/file/":   d + "/a/b/c/file",
+		"a/b/c/file/.":  d + "/a/b/c/file",
+		"a/b/c/file/..": d + "/a/b/c",
+		"a/b/flink/":    d + "/a/b/c/file",
 	}
 	want := map[string]string{}
 	for _, p := range existing {
@@ -437,4 +445,74 @@ func TestPathSpellings(t *testing.T) {
 			t.Errorf("%q: existed %v", p, f.Existed)
 		}
 	}
+}
+
+// FuzzResolveHow holds the openat2 walker to the kernel's own openat2 on
+// the same tree, path and RESOLVE_* bits: where the kernel opens a file,
+// resolveHow must name that file (the fd's link); where it refuses the
+// lookup (EXDEV, ELOOP), resolveHow must refuse it or call it a final
+// symlink not followed; a missing target (ENOENT, ENOTDIR) must not be
+// reported as existing.
+func FuzzResolveHow(f *testing.F) {
+	for _, s := range []string{"a/b/c/file", "/a/b/c/file", "rel/c/file", "abs/file", "a/b/up", "../../etc/hostname",
+		"chain1/file", "loop1", "dangling", "a/b/flink", "..", "/", "a/../../..", "rel/../../x", "a/b/c/file/x"} {
+		for _, how := range []uint8{0, resolveBeneath, resolveInRoot, resolveNoSymlinks, resolveNoXdev, resolveInRoot | resolveNoXdev} {
+			f.Add(s, how, true)
+		}
+	}
+	d, err := os.MkdirTemp("", "fuzz-resolvehow-")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(d) })
+	d, _ = filepath.EvalSymlinks(d)
+	mkTree(&testing.T{}, d)
+	dirfd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { unix.Close(dirfd) })
+	r := newResolver()
+	f.Fuzz(func(t *testing.T, p string, how uint8, follow bool) {
+		if strings.IndexByte(p, 0) >= 0 || len(p) > 500 || p == "" {
+			return
+		}
+		how &= resolveNoXdev | resolveNoSymlinks | resolveBeneath | resolveInRoot
+		if how&resolveBeneath != 0 && how&resolveInRoot != 0 {
+			return // EINVAL: the kernel takes one scope at most
+		}
+		if strings.HasPrefix(p, "/proc") || strings.Contains(p, "/proc/") {
+			return // magic links: another test's business
+		}
+		flags := uint64(unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK)
+		if !follow {
+			flags |= unix.O_NOFOLLOW
+		}
+		fd, kerr := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: flags, Resolve: uint64(how)})
+		kpath := ""
+		if kerr == nil {
+			kpath, _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+			unix.Close(fd)
+		}
+		got, ok := r.resolveHow("", d, p, follow, uint64(how), 1, 1)
+		switch {
+		case kerr == nil:
+			if !ok || !got.exists || got.link || got.path != kpath {
+				t.Fatalf("openat2(%q, how %#x, follow %v) opened %s; resolveHow = %+v, ok %v", p, how, follow, kpath, got, ok)
+			}
+		case kerr == unix.ENOENT || kerr == unix.ENOTDIR:
+			if ok && got.exists && !got.link {
+				t.Fatalf("openat2(%q, how %#x, follow %v): %v; resolveHow says it exists: %+v", p, how, follow, kerr, got)
+			}
+		case kerr == unix.EXDEV || kerr == unix.ELOOP:
+			if ok && !(got.link && !follow) {
+				t.Fatalf("openat2(%q, how %#x, follow %v): %v; resolveHow accepts it: %+v", p, how, follow, kerr, got)
+			}
+		}
+		if ok {
+			if msg := event.CheckPath(got.path); msg != "" {
+				t.Fatalf("resolveHow(%q, how %#x) = %q: %s", p, how, got.path, msg)
+			}
+		}
+	})
 }

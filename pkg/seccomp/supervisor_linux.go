@@ -861,6 +861,13 @@ func (sup *supervisor) openEvent(t *thread, sys, raw string, r resolved, flags u
 	if r.link {
 		return
 	}
+	if flags&oCREAT != 0 && flags&oTMPFILE != oTMPFILE && (r.dir || !endsInName(raw)) {
+		// O_CREAT on a directory, or on a path ending in "/", "." or
+		// "..", creates and opens nothing (EISDIR, or ENOENT for a
+		// missing parent): recording it as a create would grant
+		// writing into the parent.
+		return
+	}
 	var op string
 	switch {
 	case flags&oTMPFILE == oTMPFILE:
@@ -887,6 +894,16 @@ func (sup *supervisor) openEvent(t *thread, sys, raw string, r resolved, flags u
 		}
 	}
 	sup.fsEvent(t, sys, op, raw, r, sup.openFlags(flags))
+}
+
+// endsInName says whether path ends in a name: not in "/", and its last
+// component is neither "." nor "..".
+func endsInName(path string) bool {
+	if path == "" || path[len(path)-1] == '/' {
+		return false
+	}
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	return last != "." && last != ".."
 }
 
 // openFlags is OpenFlags, one shared slice per flags value (a workload
