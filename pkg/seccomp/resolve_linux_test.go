@@ -303,6 +303,19 @@ func TestBuildFilter(t *testing.T) {
 	}
 }
 
+// fuzzTree makes mkTree's tree in a canonical temporary directory that
+// lives as long as the fuzz target (t.TempDir is per input).
+func fuzzTree(f *testing.F) string {
+	d, err := os.MkdirTemp("", "fuzz-resolve-")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(d) })
+	d, _ = filepath.EvalSymlinks(d)
+	mkTree(&testing.T{}, d)
+	return d
+}
+
 // FuzzResolve: whatever the tracee passes, the resolved path is one the
 // event stream accepts (absolute, canonical, no "." or ".." components),
 // existing targets agree with the kernel's own lookup, and the openat2
@@ -314,13 +327,7 @@ func FuzzResolve(f *testing.F) {
 		"dangling/x/..", "//a//b//", "a/b/up/../../../rel", "chain1/../chain2", "\xff/\n/\"", "proc"} {
 		f.Add(s)
 	}
-	d, err := os.MkdirTemp("", "fuzz-resolve-")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { os.RemoveAll(d) })
-	d, _ = filepath.EvalSymlinks(d)
-	mkTree(&testing.T{}, d)
+	d := fuzzTree(f)
 	r := newResolver()
 	f.Fuzz(func(t *testing.T, p string) {
 		if strings.IndexByte(p, 0) >= 0 || len(p) > 1000 {
@@ -460,13 +467,7 @@ func FuzzResolveHow(f *testing.F) {
 			f.Add(s, how, true)
 		}
 	}
-	d, err := os.MkdirTemp("", "fuzz-resolvehow-")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { os.RemoveAll(d) })
-	d, _ = filepath.EvalSymlinks(d)
-	mkTree(&testing.T{}, d)
+	d := fuzzTree(f)
 	dirfd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		f.Fatal(err)
