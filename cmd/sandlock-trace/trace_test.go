@@ -1105,6 +1105,18 @@ func TestChroot(t *testing.T) {
 	}
 }
 
+// copyFile copies src to dst with mode.
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestChrootChild: a process started after its parent's chroot lives in
 // the new root too: its exec and its opens resolve there. (Until a chroot,
 // pivot_root or setns, new processes are given the first one's root
@@ -1116,20 +1128,8 @@ func TestChrootChild(t *testing.T) {
 	}
 	d := tempDir(t)
 	os.MkdirAll(d+"/etc", 0o755)
-	cache, err := os.ReadFile("/etc/ld.so.cache")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(d+"/etc/ld.so.cache", cache, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile("/sbin/ldconfig")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(d+"/ldconfig-inside", b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	copyFile(t, "/etc/ld.so.cache", d+"/etc/ld.so.cache", 0o644)
+	copyFile(t, "/sbin/ldconfig", d+"/ldconfig-inside", 0o755)
 	res := runTrace(t, "--", "testop", "chroot-spawn", d, "/ldconfig-inside", "-p")
 	if ex := checkStream(t, res); ex.Code == nil || *ex.Code != 0 {
 		t.Fatalf("exit %+v\n%s", ex, res.stderr)
@@ -1174,6 +1174,33 @@ func TestCreateThatCannotCreate(t *testing.T) {
 	checkStream(t, res)
 	if got := fsEvents(res, under(d)); len(got) != 1 || got[0].Op != "create" || got[0].Path != d+"/new" {
 		t.Errorf("plain create recorded %s", fmtFS(got))
+	}
+}
+
+// TestExecPathWithNewline: a program in a directory whose name has a
+// newline: /proc/PID/maps prints that newline as \012, and an exec record
+// naming the printed form would be a path that does not exist (sandlock run
+// refuses a profile naming one). Every exec record must name an existing
+// file, the program's among them.
+func TestExecPathWithNewline(t *testing.T) {
+	d := tempDir(t) + "/new\nline"
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "/bin/true", d+"/true", 0o755)
+	res := runTrace(t, "--", "testop", "execve", d+"/true")
+	if ex := checkStream(t, res); ex.Code == nil || *ex.Code != 0 {
+		t.Fatalf("exit %+v\n%s", ex, res.stderr)
+	}
+	found := false
+	for _, f := range fsEvents(res, func(f *event.FS) bool { return f.Op == "exec" }) {
+		if _, err := os.Lstat(f.Path); err != nil {
+			t.Errorf("exec record of a path that does not exist: %q (%s)", f.Path, f.Syscall)
+		}
+		found = found || f.Path == d+"/true"
+	}
+	if !found {
+		t.Errorf("no exec record of %q", d+"/true")
 	}
 }
 

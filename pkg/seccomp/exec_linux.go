@@ -246,6 +246,15 @@ func (sup *supervisor) execMappings(path, root string) []string {
 			continue
 		}
 		p := strings.TrimSuffix(string(line[k:]), " (deleted)")
+		if strings.Contains(p, `\012`) {
+			// The maps file prints a newline in a name as \012, and a
+			// backslash as itself: of the two readings, take the name
+			// that exists.
+			var st unix.Stat_t
+			if u := strings.ReplaceAll(p, `\012`, "\n"); unix.Lstat(u, &st) == nil || unix.Lstat(p, &st) != nil {
+				p = u
+			}
+		}
 		if root != "" && strings.HasPrefix(p, root+"/") {
 			p = p[len(root):]
 		}
