@@ -107,23 +107,18 @@ func (r *resolver) lstatIn(dir, base, full string) error {
 // the final component is followed.
 func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved {
 	// Split off the final component; resolve the directory through the
-	// cache.
-	trimmed := p
-	for len(trimmed) > 1 && trimmed[len(trimmed)-1] == '/' {
-		trimmed = trimmed[:len(trimmed)-1]
-	}
-	i := strings.LastIndexByte(trimmed, '/')
-	if i < 0 || trimmed == "/" {
+	// cache. A trailing slash (or "/" itself) makes the final component a
+	// directory lookup that follows a final symlink, and "." and ".." are
+	// no names: the walk has those rules.
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 || i == len(p)-1 {
 		return r.walk(root, p, follow, tgid, tid, 0)
 	}
-	dir, base := trimmed[:i], trimmed[i+1:]
+	dir, base := p[:i], p[i+1:]
 	if dir == "" {
 		dir = "/"
 	}
-	if base == "." || base == ".." || trimmed != p {
-		// A trailing slash or dot makes the final component a
-		// directory lookup (and follows a final symlink): the walk
-		// has those rules.
+	if base == "." || base == ".." {
 		return r.walk(root, p, follow, tgid, tid, 0)
 	}
 	cacheable := root == "" && !r.off && !strings.HasPrefix(dir, "/proc")
@@ -155,11 +150,11 @@ func (r *resolver) resolve(root, p string, follow bool, tgid, tid int) resolved 
 			r.cache[dir] = canonDir
 		}
 	}
-	// p is already canonical (no copy) when it had no trailing slash and
-	// its directory part is canonical, except for "//base": its
-	// directory part reads "/" too, yet the path has an extra slash.
+	// p is already canonical (no copy) when its directory part is,
+	// except for "//base": its directory part reads "/" too, yet the
+	// path has an extra slash.
 	full := p
-	if p != trimmed || dir != canonDir || dir == "/" && i != 0 {
+	if dir != canonDir || dir == "/" && i != 0 {
 		full = join(canonDir, base)
 	}
 	var err error
