@@ -200,7 +200,7 @@ func (sup *supervisor) readArgv(p *proc, fp fingerprint) []string {
 		}
 		b := sup.bigBuf[:n]
 		if sup.mem.read(p.tgid, fp.argStart, b) == nil && b[n-1] == 0 {
-			return strings.Split(string(b[:n-1]), "\x00")
+			return splitArgv(b)
 		}
 	}
 	return sup.readCmdline(p.dir + "cmdline")
@@ -223,6 +223,12 @@ func (sup *supervisor) readCmdline(path string) []string {
 	if err != nil || len(b) == 0 {
 		return []string{}
 	}
+	return splitArgv(b)
+}
+
+// splitArgv splits an argument area (NUL-terminated strings) into
+// arguments that share one string.
+func splitArgv(b []byte) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
