@@ -31,20 +31,17 @@ const (
 type proc struct {
 	tgid    int
 	parent  int
-	pidfd   int      // -1 when pidfd_open is unavailable (or out of fds)
-	stat    *os.File // opened when the process is registered (its parent is read from it)
-	statm   *os.File // kept open once needed: one pread per floor instead of open+read+close
-	kids    *os.File // the sampler's handles, kept open for the same reason,
-	fdDir   *os.File // opened at the first pass that sees the process (see handleLocked)
-	tried   uint8    // handles opened (or tried: nil after EMFILE, then paths are used)
-	armed   bool     // false only for the tracer's pre-exec helper image
-	charge  int64    // ledger charge in bytes: dcharge + the rest
-	dcharge int64    // the part statm data covers (floored at it); see Mmap
-	brk     uint64   // current break as the ledger knows it; 0 = unknown
-	brkMin  uint64   // start_brk of the image; 0 = unknown
-	fresh   bool     // the image was just executed: its heap is empty
-	maps    int      // /proc/PID/maps for PROCMAP_QUERY, opened on first need; -1
-	moved   spans    // reservation ranges moved under the floor (Mprotect)
+	pidfd   int    // -1 when pidfd_open is unavailable (or out of fds)
+	handles        // its /proc files kept open (see handles)
+	tried   uint8  // handles opened (or tried: nil after EMFILE, then paths are used)
+	armed   bool   // false only for the tracer's pre-exec helper image
+	charge  int64  // ledger charge in bytes: dcharge + the rest
+	dcharge int64  // the part statm data covers (floored at it); see Mmap
+	brk     uint64 // current break as the ledger knows it; 0 = unknown
+	brkMin  uint64 // start_brk of the image; 0 = unknown
+	fresh   bool   // the image was just executed: its heap is empty
+	maps    int    // /proc/PID/maps for PROCMAP_QUERY, opened on first need; -1
+	moved   spans  // reservation ranges moved under the floor (Mprotect)
 	pending []fork
 }
 
@@ -272,16 +269,19 @@ func (t *Tracker) Brk(tgid int, addr uint64) {
 
 // startBrkLocked returns start_brk (stat field 47) of p, or 0.
 func (t *Tracker) startBrkLocked(p *proc) uint64 {
-	var f [][]byte
-	if n, _ := readAt(p.stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
-		f = procfs.StatFields(t.buf[:n])
-	} else {
-		f = readStat(p.tgid)
-	}
-	if v := procfs.StatField(f, 47); v > 0 {
+	if v := procfs.StatField(t.statFieldsLocked(p.stat, p.tgid), 47); v > 0 {
 		return uint64(v)
 	}
 	return 0
+}
+
+// statFieldsLocked splits tgid's /proc/PID/stat, read through the handle
+// stat when it has one and the line fits t.buf, else by path.
+func (t *Tracker) statFieldsLocked(stat *os.File, tgid int) [][]byte {
+	if n, _ := readAt(stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
+		return procfs.StatFields(t.buf[:n])
+	}
+	return readStat(tgid)
 }
 
 // readAt preads f from offset 0; a nil f reads nothing.
@@ -484,15 +484,9 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 		return nil
 	}
 	if parent < 0 {
-		var f [][]byte
-		if n, _ := readAt(stat, t.buf[:cap(t.buf)]); n > 0 && n < cap(t.buf) {
-			f = procfs.StatFields(t.buf[:n])
-		} else {
-			f = readStat(tgid)
-		}
-		parent = max(int(procfs.StatField(f, 4)), 0)
+		parent = max(int(procfs.StatField(t.statFieldsLocked(stat, tgid), 4)), 0)
 	}
-	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, stat: stat, tried: hStat, armed: true, maps: -1}
+	p := &proc{tgid: tgid, parent: parent, pidfd: pidfd, handles: handles{stat: stat}, tried: hStat, armed: true, maps: -1}
 	t.procs[tgid] = p
 	if pp := t.procs[parent]; pp != nil && len(pp.pending) > 0 {
 		// The child of the oldest pending fork; a forked child's
@@ -504,7 +498,17 @@ func (t *Tracker) addLocked(tgid, parent int) *proc {
 	return p
 }
 
-// The /proc handles of a process, as bits of proc.tried.
+// handles are the /proc files of a process kept open: re-reading an open
+// one (pread at 0, lseek + getdents) costs a third of the syscalls of
+// opening it by path each time. stat is opened when the process is
+// registered (its parent is read from it), statm by the first memory call
+// that needs it, kids and fdDir by the first sampling pass that sees the
+// process. Any may be nil (out of fds: the reads go by path).
+type handles struct {
+	stat, statm, kids, fdDir *os.File
+}
+
+// The handles, as bits of proc.tried.
 const (
 	hStat uint8 = 1 << iota
 	hStatm
@@ -512,30 +516,43 @@ const (
 	hFD
 )
 
-// handleLocked returns p's handle h, opening it on first need. Re-reading
-// an open /proc file (pread at 0, lseek + getdents) costs a third of the
-// syscalls of opening it by path each time. It returns nil when the open
-// failed (EMFILE in a huge tree): callers then read by path, which only
-// costs speed. The sampler reads the handles without the lock, so it takes
-// its copies under the lock (Sample).
-func (t *Tracker) handleLocked(p *proc, h uint8) *os.File {
-	var f **os.File
-	var rest string
+// get returns the field of handle h.
+func (hs *handles) get(h uint8) **os.File {
 	switch h {
 	case hStat:
-		f, rest = &p.stat, "/stat"
+		return &hs.stat
 	case hStatm:
-		f, rest = &p.statm, "/statm"
+		return &hs.statm
 	case hKids:
-		f, rest = &p.kids, "/task/"+strconv.Itoa(p.tgid)+"/children"
-	case hFD:
-		f, rest = &p.fdDir, "/fd"
+		return &hs.kids
 	default:
-		return nil
+		return &hs.fdDir
 	}
+}
+
+// handleRest is the part after /proc/PID of handle h's file.
+func handleRest(h uint8, pid int) string {
+	switch h {
+	case hStat:
+		return "/stat"
+	case hStatm:
+		return "/statm"
+	case hKids:
+		return "/task/" + strconv.Itoa(pid) + "/children"
+	default:
+		return "/fd"
+	}
+}
+
+// handleLocked returns p's handle h, opening it on first need (nil when
+// the open failed: callers then read by path, which only costs speed).
+// The sampler reads the handles without the lock, so it takes its copies
+// under the lock and opens the ones a process lacks outside it (Sample).
+func (t *Tracker) handleLocked(p *proc, h uint8) *os.File {
+	f := p.get(h)
 	if p.tried&h == 0 {
 		p.tried |= h
-		*f, _ = os.Open(procPath(t.buf, p.tgid, rest))
+		*f, _ = os.Open(procPath(t.buf, p.tgid, handleRest(h, p.tgid)))
 	}
 	return *f
 }

@@ -26,10 +26,7 @@ type sampleScratch struct {
 // scanned is what one pass read about one process, outside the lock.
 type scanned struct {
 	p        *proc
-	stat     *os.File // p's handles, taken under the lock
-	statm    *os.File
-	kids     *os.File
-	fdDir    *os.File
+	handles       // p's, taken under the lock
 	armed    bool // measured this pass (not the pre-exec helper)
 	arm      bool // the pre-exec helper now runs another image
 	gone     bool // no pidfd and /proc says it exited
@@ -44,24 +41,10 @@ type scanned struct {
 	opened   uint8 // handles this pass opened (outside the lock): installed or closed
 }
 
-// handle returns the field of r for handle h.
-func (r *scanned) handle(h uint8) **os.File {
-	switch h {
-	case hStat:
-		return &r.stat
-	case hStatm:
-		return &r.statm
-	case hKids:
-		return &r.kids
-	default:
-		return &r.fdDir
-	}
-}
-
 // closeOpened closes the handles this pass opened and did not install.
 func (r *scanned) closeOpened() {
 	for h := hStat; h <= hFD; h <<= 1 {
-		if f := *r.handle(h); r.opened&h != 0 && f != nil {
+		if f := *r.get(h); r.opened&h != 0 && f != nil {
 			f.Close()
 		}
 	}
@@ -85,7 +68,7 @@ func (t *Tracker) Sample() {
 	t.reapLocked()
 	s.snap = s.snap[:0]
 	for _, p := range t.procs {
-		r := scanned{p: p, armed: p.armed, stat: p.stat, statm: p.statm, kids: p.kids, fdDir: p.fdDir}
+		r := scanned{p: p, armed: p.armed, handles: p.handles}
 		if p.armed {
 			// Opened by the scan, outside the lock: a pass that finds
 			// a thousand new processes must not hold up the
@@ -124,7 +107,7 @@ func (t *Tracker) Sample() {
 			t.installLocked(p, r)
 		}
 		// Do not keep exited processes reachable until the next pass.
-		r.p, r.stat, r.statm, r.kids, r.fdDir = nil, nil, nil, nil, nil
+		r.p, r.handles = nil, handles{}
 		if t.procs[p.tgid] != p {
 			continue
 		}
@@ -174,7 +157,7 @@ func (t *Tracker) installLocked(p *proc, r *scanned) {
 		if r.opened&h == 0 {
 			continue
 		}
-		f := *r.handle(h)
+		f := *r.get(h)
 		if p.tried&h != 0 {
 			if f != nil {
 				f.Close()
@@ -182,14 +165,7 @@ func (t *Tracker) installLocked(p *proc, r *scanned) {
 			continue
 		}
 		p.tried |= h
-		switch h {
-		case hStatm:
-			p.statm = f
-		case hKids:
-			p.kids = f
-		case hFD:
-			p.fdDir = f
-		}
+		*p.get(h) = f
 	}
 	r.opened = 0
 }
@@ -199,20 +175,10 @@ func (t *Tracker) installLocked(p *proc, r *scanned) {
 func (s *sampleScratch) openHandles(r *scanned) {
 	pid := r.p.tgid
 	for h := hStatm; h <= hFD; h <<= 1 {
-		if r.open&h == 0 {
-			continue
+		if r.open&h != 0 {
+			*r.get(h), _ = os.Open(s.procPath(pid, handleRest(h, pid)))
+			r.opened |= h
 		}
-		var rest string
-		switch h {
-		case hStatm:
-			rest = "/statm"
-		case hKids:
-			rest = "/task/" + strconv.Itoa(pid) + "/children"
-		case hFD:
-			rest = "/fd"
-		}
-		*r.handle(h), _ = os.Open(s.procPath(pid, rest))
-		r.opened |= h
 	}
 }
 
