@@ -232,9 +232,7 @@ func (s *Session) awaitWorkload(ctx context.Context) error {
 			default:
 				return fmt.Errorf("seccomp notification: %w", e)
 			}
-			if int(n.pid) == s.reaperTid {
-				s.reaperCalls++
-				sendContinue(s.listener, &resp, n.id)
+			if s.answerReaper(n, &resp) {
 				continue
 			}
 			if ppid := readPPid(int(n.pid)); ppid != s.reaper {
@@ -263,6 +261,18 @@ func (s *Session) awaitWorkload(ctx context.Context) error {
 			return errors.New("helper: the filter's thread ended before the workload started")
 		}
 	}
+}
+
+// answerReaper lets a call of the reaper's filtered thread through (the
+// runtime's own calls, nothing of the workload) and says whether n was
+// one.
+func (s *Session) answerReaper(n *notif, resp *notifResp) bool {
+	if int(n.pid) != s.reaperTid {
+		return false
+	}
+	s.reaperCalls++
+	sendContinue(s.listener, resp, n.id)
+	return true
 }
 
 // readPPid is the parent of process pid (/proc/PID/stat field 4), or -1.

@@ -468,11 +468,7 @@ func (sup *supervisor) readRoot(p *proc) string {
 
 func (sup *supervisor) handle(n *notif) {
 	id := n.id
-	if int(n.pid) == sup.s.reaperTid {
-		// The reaper's thread that forked the workload: the runtime's
-		// own calls, nothing of the workload.
-		sup.s.reaperCalls++
-		sendContinue(sup.fd, &sup.resp, id)
+	if sup.s.answerReaper(n, &sup.resp) {
 		return
 	}
 	nr := int(n.nr)
